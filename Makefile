@@ -1,0 +1,31 @@
+# Two commands for a fresh machine: `make demo` and `make test` (README).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# The CPU build of torch is installed first, pinned: an unpinned `torch` requirement on a
+# machine without torch pulls a multi-GB CUDA build.
+TORCH_CPU := torch==2.13.0
+
+.PHONY: demo test lint typecheck pytest clean
+
+$(VENV)/.installed-%: pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q $(TORCH_CPU)
+	$(PIP) install -q -e ".[$*]"
+	touch $@
+
+demo: $(VENV)/.installed-all
+	$(VENV)/bin/crossent explain
+	$(PY) examples/make_demo_data.py demo
+	$(VENV)/bin/crossent eval demo/pred_logits.npy demo/labels.npy --from-logits
+
+test: $(VENV)/.installed-all,test
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/mypy
+	$(PY) -m pytest -q -n 2
+
+clean:
+	rm -rf $(VENV) demo report

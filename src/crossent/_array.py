@@ -1,0 +1,259 @@
+"""Array-library dispatch and the stable primitives every loss is built from.
+
+Step one of the pipeline (DESIGN.md): pick the array library of the inputs, promote
+half precision to float32 for the math, and compute in log space. Every function here
+works unchanged on NumPy, PyTorch and JAX arrays through the Python array API
+(`array-api-compat <https://data-apis.org/array-api-compat/>`_); PyTorch and JAX get
+their native fused kernels where those exist, because those are faster and carry
+hand-written backward passes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+Array = Any
+"""Any array of NumPy, PyTorch or JAX (the typing of the array API is not expressible)."""
+
+_HALF_DTYPE_NAMES = ("float16", "bfloat16")
+
+
+def namespace(*arrays: Any) -> Any:
+    """The array API namespace shared by ``arrays`` (``None`` and Python scalars ignored).
+
+    Raises:
+        TypeError: if the arrays come from different array libraries.
+    """
+    real = [
+        a for a in arrays if a is not None and not isinstance(a, (bool, int, float, list, tuple))
+    ]
+    if not real:
+        return array_api_compat.array_namespace(np.asarray(0.0))
+    try:
+        return array_api_compat.array_namespace(*real)
+    except TypeError as exc:
+        kinds = sorted({type(a).__module__.split(".")[0] + "." + type(a).__name__ for a in real})
+        raise TypeError(
+            f"all array arguments must come from one array library; got {', '.join(kinds)}."
+        ) from exc
+
+
+def asarray(x: Any, name: str) -> Any:
+    """``x`` unchanged if it is an array; lists, tuples and scalars become NumPy arrays."""
+    if array_api_compat.is_array_api_obj(x):
+        return x
+    if isinstance(x, (list, tuple, int, float, np.generic)):
+        return np.asarray(x)
+    raise TypeError(
+        f"`{name}` must be an array (NumPy, PyTorch or JAX) or a list of numbers; "
+        f"got {type(x).__name__}."
+    )
+
+
+def asarray_in(xp: Any, x: Any, name: str) -> Any:
+    """``x`` unchanged if it is an array; lists, tuples and numbers become arrays of ``xp``.
+
+    For options such as ``weight`` and ``pos_weight``, so that ``pos_weight=2.0`` or
+    ``weight=[1.0, 3.0]`` work with torch and JAX inputs too.
+    """
+    if array_api_compat.is_array_api_obj(x):
+        return x
+    if isinstance(x, (list, tuple, int, float, np.generic)):
+        return xp.asarray(x)
+    raise TypeError(
+        f"`{name}` must be an array (NumPy, PyTorch or JAX) or a list of numbers; "
+        f"got {type(x).__name__}."
+    )
+
+
+def numel(x: Any) -> int:
+    """Number of elements of ``x`` (``x.size`` is a method on torch tensors, not a number)."""
+    return math.prod(x.shape)
+
+
+def is_torch(xp: Any) -> bool:
+    return bool(array_api_compat.is_torch_namespace(xp))
+
+
+def is_jax(xp: Any) -> bool:
+    return bool(array_api_compat.is_jax_namespace(xp))
+
+
+def is_concrete(x: Any) -> bool:
+    """False for arrays whose values are not known now (JAX tracers under ``jit``/``grad``).
+
+    Value checks (label ranges, probabilities in [0, 1]) run only on concrete arrays.
+    """
+    if x is None:
+        return False
+    if array_api_compat.is_jax_array(x):
+        import jax
+
+        return not isinstance(x, jax.core.Tracer)
+    return True
+
+
+def dtype_name(dtype: Any) -> str:
+    """``"float32"``, ``"bfloat16"``, ``"int64"`` ... whatever the array library."""
+    return str(dtype).rsplit(".", 1)[-1]
+
+
+def is_floating(xp: Any, x: Any) -> bool:
+    return bool(xp.isdtype(x.dtype, "real floating")) or dtype_name(x.dtype) == "bfloat16"
+
+
+def is_integer(xp: Any, x: Any) -> bool:
+    return bool(xp.isdtype(x.dtype, "integral"))
+
+
+def compute_dtype(xp: Any, x: Any) -> Any:
+    """The dtype the math runs in: float32 for fp16/bf16 inputs, else the input's own."""
+    if dtype_name(x.dtype) in _HALF_DTYPE_NAMES:
+        return xp.float32
+    return x.dtype
+
+
+def to_float(xp: Any, x: Any, dtype: Any) -> Any:
+    """``x`` as ``dtype`` (no copy when it already is)."""
+    return x if x.dtype == dtype else xp.astype(x, dtype)
+
+
+def finfo_eps(xp: Any, dtype: Any) -> float:
+    return float(xp.finfo(dtype).eps)
+
+
+# ---------------------------------------------------------------------------------------
+# Stable primitives. Each is the one implementation the whole package uses.
+# ---------------------------------------------------------------------------------------
+
+
+def logsumexp(xp: Any, x: Any, axis: int = -1, keepdims: bool = False) -> Any:
+    r"""Stable :math:`\log \sum_j e^{x_j}` along ``axis``.
+
+    The row maximum is subtracted before exponentiating; a row of all ``-inf`` gives
+    ``-inf`` (not NaN).
+    """
+    if is_torch(xp):
+        import torch
+
+        return torch.logsumexp(x, dim=axis, keepdim=keepdims)
+    if is_jax(xp):
+        import jax
+
+        return jax.nn.logsumexp(x, axis=axis, keepdims=keepdims)
+    m = xp.max(x, axis=axis, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))
+    out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else xp.squeeze(out, axis=axis)
+
+
+def log_softmax(xp: Any, x: Any, axis: int = -1) -> Any:
+    r"""Stable :math:`\log \mathrm{softmax}(x) = x - \mathrm{logsumexp}(x)`, never ``log(softmax)``."""
+    if is_torch(xp):
+        import torch
+
+        return torch.log_softmax(x, dim=axis)
+    if is_jax(xp):
+        import jax
+
+        return jax.nn.log_softmax(x, axis=axis)
+    return x - logsumexp(xp, x, axis=axis, keepdims=True)
+
+
+def softmax(xp: Any, x: Any, axis: int = -1) -> Any:
+    r""":math:`e^{x_j} / \sum_k e^{x_k}`, computed as ``exp(log_softmax(x))``."""
+    if is_torch(xp):
+        import torch
+
+        return torch.softmax(x, dim=axis)
+    return xp.exp(log_softmax(xp, x, axis=axis))
+
+
+def softplus(xp: Any, x: Any) -> Any:
+    r"""Stable :math:`\log(1 + e^x) = \max(x, 0) + \log(1 + e^{-|x|})`.
+
+    Exact for every ``x`` (no threshold switch to the identity, unlike
+    ``torch.nn.functional.softplus``); the derivative at 0 is 1/2 under autograd.
+    """
+    return -log_sigmoid(xp, -x)
+
+
+def log_sigmoid(xp: Any, x: Any) -> Any:
+    r"""Stable :math:`\log \sigma(x) = \min(x, 0) - \log(1 + e^{-|x|})`."""
+    if is_torch(xp):
+        import torch
+
+        return torch.nn.functional.logsigmoid(x)
+    if is_jax(xp):
+        import jax
+
+        return jax.nn.log_sigmoid(x)
+    return xp.minimum(x, xp.zeros_like(x)) - xp.log1p(xp.exp(-xp.abs(x)))
+
+
+def sigmoid(xp: Any, x: Any) -> Any:
+    r""":math:`\sigma(x) = 1 / (1 + e^{-x})`, without overflow for large ``|x|``."""
+    if is_torch(xp):
+        import torch
+
+        return torch.sigmoid(x)
+    if is_jax(xp):
+        import jax
+
+        return jax.nn.sigmoid(x)
+    return xp.exp(log_sigmoid(xp, x))
+
+
+def xlogy(xp: Any, x: Any, y: Any) -> Any:
+    r""":math:`x \log y` with the convention :math:`0 \log y = 0` (also for ``y = 0``).
+
+    ``y`` is replaced by 1 where ``x == 0`` or ``y == 0`` *before* the log, so that autograd
+    does not see ``0 * log 0`` and return NaN gradients through the discarded branch, and
+    NumPy does not warn; ``x > 0 = y`` gives ``-inf``.
+    """
+    zero = x == 0
+    y_zero = y == 0
+    y_safe = xp.where(zero | y_zero, xp.ones_like(y), y)
+    term = xp.where(y_zero, xp.full_like(x, -math.inf), x * xp.log(y_safe))
+    return xp.where(zero, xp.zeros_like(x), term)
+
+
+def log_base(base: float | None) -> float:
+    """``ln(base)``: divide a quantity in nats by it to express it in ``base`` units."""
+    if base is None:
+        return 1.0
+    return math.log(base)
+
+
+def take_along_last(xp: Any, x: Any, indices: Any) -> Any:
+    """``x[..., indices[...]]``: the entry of each row of ``x`` named by ``indices``."""
+    idx = xp.astype(indices, xp.int64)
+    if is_torch(xp):
+        import torch
+
+        return torch.gather(x, -1, idx[..., None])[..., 0]
+    return xp.take_along_axis(x, idx[..., None], axis=-1)[..., 0]
+
+
+def one_hot_mask(xp: Any, indices: Any, n_classes: int, dtype: Any) -> Any:
+    """``[..., C]`` array with 1 at ``indices`` and 0 elsewhere, in ``dtype``."""
+    classes = xp.arange(n_classes, dtype=xp.int64)
+    return xp.astype(xp.astype(indices, xp.int64)[..., None] == classes, dtype)
+
+
+def move_class_axis_last(xp: Any, x: Any, axis: int) -> Any:
+    """``x`` with ``axis`` moved to the end (a view where the library allows)."""
+    if axis in (-1, x.ndim - 1):
+        return x
+    return xp.moveaxis(x, axis, -1)
+
+
+def move_class_axis_back(xp: Any, x: Any, axis: int) -> Any:
+    """Inverse of :func:`move_class_axis_last`."""
+    if axis in (-1, x.ndim - 1):
+        return x
+    return xp.moveaxis(x, -1, axis)

@@ -1,0 +1,170 @@
+"""Input validation: every error message of the package is written here.
+
+Messages follow STYLE.md: one line, the argument in backticks, what was expected and
+what was given. ``TypeError`` for wrong types and dtypes, ``ValueError`` for values and
+shapes. Value checks (ranges, sums) need concrete values, so they are skipped for JAX
+tracers inside ``jit``/``grad``; shape and dtype checks always run.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from crossent._array import dtype_name, is_concrete, is_floating, is_integer, numel
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+def any_true(xp: Any, mask: Any) -> bool:
+    """Whether ``mask`` has a True entry; False when that cannot be known now.
+
+    Under ``jax.jit`` even arithmetic on concrete arrays is traced, so the reduced flag
+    itself is tested for concreteness before it is converted to a Python bool.
+    """
+    flag = xp.any(mask)
+    return is_concrete(flag) and bool(flag)
+
+
+def reduction(value: Any) -> str:
+    if value not in REDUCTIONS:
+        raise ValueError(f"`reduction` must be one of 'none', 'mean', 'sum'; got reduction={value!r}.")
+    return str(value)
+
+
+def base(value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value == 1:
+        raise ValueError(
+            f"`base` must be None (nats), 2 (bits), 10 or another positive number other than 1; "
+            f"got base={value!r}."
+        )
+
+
+def number_in(name: str, value: Any, low: float, high: float, *, high_open: bool = False) -> float:
+    """``value`` as a float in ``[low, high]`` (or ``[low, high)``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise TypeError(f"`{name}` must be a number; got {name}={value!r}.")
+    upper_ok = value < high if high_open else value <= high
+    if not (low <= value and upper_ok):
+        bracket = ")" if high_open else "]"
+        raise ValueError(f"`{name}` must be in [{low}, {high}{bracket}; got {name}={value!r}.")
+    return float(value)
+
+
+def non_negative(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise TypeError(f"`{name}` must be a number; got {name}={value!r}.")
+    if value < 0:
+        raise ValueError(f"`{name}` must be non-negative; got {name}={value!r}.")
+    return float(value)
+
+
+def positive(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise TypeError(f"`{name}` must be a number; got {name}={value!r}.")
+    if not value > 0:
+        raise ValueError(f"`{name}` must be positive; got {name}={value!r}.")
+    return float(value)
+
+
+def integer(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"`{name}` must be an integer; got {name}={value!r}.")
+    return value
+
+
+def floating(xp: Any, name: str, x: Any) -> None:
+    if not is_floating(xp, x):
+        raise TypeError(
+            f"`{name}` must be a floating-point array; got dtype {dtype_name(x.dtype)}."
+        )
+
+
+def axis(name: str, value: Any, ndim: int) -> int:
+    """``value`` normalised to a non-negative axis of an ``ndim``-dimensional array."""
+    integer(name, value)
+    if ndim == 0:
+        raise ValueError(f"`{name}`: the input is a scalar, it has no class axis.")
+    if not -ndim <= value < ndim:
+        raise ValueError(
+            f"`{name}` must be in [{-ndim}, {ndim - 1}] for a {ndim}-d input; got {name}={value!r}."
+        )
+    return value % ndim
+
+
+def same_shape(name: str, shape: tuple[int, ...], expected: tuple[int, ...], what: str) -> None:
+    if tuple(shape) != tuple(expected):
+        raise ValueError(f"`{name}` must have shape {tuple(expected)} ({what}); got {tuple(shape)}.")
+
+
+def broadcastable(name: str, shape: tuple[int, ...], target: tuple[int, ...]) -> None:
+    """``shape`` must broadcast to ``target`` without changing ``target``."""
+    if len(shape) > len(target) or any(
+        s not in (1, t) for s, t in zip(reversed(shape), reversed(target), strict=False)
+    ):
+        raise ValueError(
+            f"`{name}` of shape {tuple(shape)} does not broadcast to the input's shape "
+            f"{tuple(target)}."
+        )
+
+
+def class_weight(xp: Any, weight: Any, n_classes: int, name: str = "weight") -> None:
+    floating(xp, name, weight)
+    if tuple(weight.shape) != (n_classes,):
+        raise ValueError(
+            f"`{name}` must have one entry per class, shape ({n_classes},); "
+            f"got {tuple(weight.shape)}."
+        )
+    if is_concrete(weight) and any_true(xp, weight < 0):
+        raise ValueError(f"`{name}` must be non-negative; got a minimum of {float(xp.min(weight))!r}.")
+
+
+def class_indices(xp: Any, name: str, targets: Any, n_classes: int, ignore_index: int | None) -> None:
+    """Integer targets must lie in ``[0, n_classes)``, ``ignore_index`` excepted."""
+    if not is_integer(xp, targets):
+        raise TypeError(f"`{name}` with class indices must have an integer dtype; got {dtype_name(targets.dtype)}.")
+    if not is_concrete(targets) or numel(targets) == 0:
+        return
+    bad = (targets < 0) | (targets >= n_classes)
+    if ignore_index is not None:
+        bad = bad & (targets != ignore_index)
+    if any_true(xp, bad):
+        first = int(targets[bad][0])
+        raise ValueError(
+            f"`{name}`: class index {first} is out of range for {n_classes} classes "
+            f"(expected 0..{n_classes - 1}"
+            + (f" or ignore_index={ignore_index})." if ignore_index is not None else ").")
+        )
+
+
+def in_unit_interval(xp: Any, name: str, x: Any) -> None:
+    """Probabilities (or probability targets) must lie in [0, 1]."""
+    if not is_concrete(x) or numel(x) == 0:
+        return
+    bad = (x < 0) | (x > 1) | xp.isnan(x)
+    if any_true(xp, bad):
+        first = float(x[bad][0])
+        raise ValueError(
+            f"`{name}` must hold probabilities in [0, 1]; got {first!r}"
+            + (" (did you pass logits? use the logits version of this loss)." if name in ("probs", "p", "q") else ".")
+        )
+
+
+def rows_sum_to_one(xp: Any, name: str, x: Any, axis: int = -1) -> None:
+    """Each distribution along ``axis`` must sum to 1 (to a tolerance set by the dtype)."""
+    if not is_concrete(x) or numel(x) == 0:
+        return
+    tol = 1e-6 if dtype_name(x.dtype) == "float64" else 1e-3
+    sums = xp.sum(xp.astype(x, xp.float32) if _is_half(x) else x, axis=axis)
+    bad = xp.abs(sums - 1) > tol * max(1.0, math.sqrt(x.shape[axis]))
+    if any_true(xp, bad):
+        raise ValueError(
+            f"`{name}`: each distribution along axis {axis} must sum to 1; "
+            f"found a sum of {float(sums[bad][0])!r}."
+        )
+
+
+def _is_half(x: Any) -> bool:
+    return dtype_name(x.dtype) in ("float16", "bfloat16")

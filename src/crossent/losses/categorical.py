@@ -1,0 +1,396 @@
+r"""Single-label multi-class cross-entropy: softmax on logits, or probabilities in.
+
+Both losses share one target model. For each sample ``i`` the loss is
+
+.. math:: \ell_i = -\sum_c a_{ic} \log q_{ic}
+
+with ``q`` the predicted distribution and ``a_{ic} ≥ 0`` the *target coefficients*:
+
+* class-index targets ``y_i``: :math:`a_{ic} = (1-\varepsilon)\, w_{y_i} [c = y_i] + \tfrac{\varepsilon}{C} w_c`
+  (``w ≡ 1`` without class weights; ``a_i = 0`` for ``y_i = ignore_index``);
+* probability targets ``t_i``: :math:`a_{ic} = w_c \big((1-\varepsilon) t_{ic} + \tfrac{\varepsilon}{C}\big)`.
+
+This is PyTorch's ``cross_entropy`` rule for label smoothing ε and class weights ``w``.
+The gradient with respect to the logits then has the closed form
+:math:`\partial \ell_i / \partial z_{ij} = q_{ij} \sum_c a_{ic} - a_{ij}` (seed 002's
+``a − y`` when ``a`` is one-hot), which :mod:`crossent.grad` uses.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from crossent import _checks, _reduce
+from crossent._array import (
+    Array,
+    asarray,
+    asarray_in,
+    compute_dtype,
+    is_integer,
+    logsumexp,
+    move_class_axis_last,
+    namespace,
+    one_hot_mask,
+    take_along_last,
+    to_float,
+)
+
+__all__ = ["categorical_cross_entropy", "softmax_cross_entropy"]
+
+DEFAULT_EPS = math.exp(-100.0)
+"""Default floor of the probability-input losses: ``log p ≥ -100``, PyTorch's clamp."""
+
+
+@dataclass
+class SoftmaxTargets:
+    """Targets of a softmax-family loss, validated, with the class axis last.
+
+    Exactly one of ``indices`` (class indices, ``ignore_index`` replaced by 0) and
+    ``probs`` (probability targets, already smoothed) is set.
+    """
+
+    n_classes: int
+    indices: Any = None
+    valid: Any = None  # bool mask of counted samples (class-index targets)
+    probs: Any = None
+    weight: Any = None  # per-class weights, or None
+    smoothing: float = 0.0
+
+
+def prepare_targets(
+    xp: Any,
+    targets: Any,
+    *,
+    pred_shape: tuple[int, ...],
+    axis: int,
+    dtype: Any,
+    weight: Any,
+    ignore_index: int | None,
+    label_smoothing: float,
+) -> SoftmaxTargets:
+    """Validate ``targets`` against a prediction of ``pred_shape`` (class axis ``axis``)."""
+    n_classes = pred_shape[axis]
+    if weight is not None:
+        weight = asarray_in(xp, weight, "weight")
+        _checks.class_weight(xp, weight, n_classes)
+        weight = to_float(xp, weight, dtype)
+    if is_integer(xp, targets):
+        expected = pred_shape[:axis] + pred_shape[axis + 1 :]
+        _checks.same_shape(
+            "targets", tuple(targets.shape), expected, "class indices: the prediction's shape without the class axis"
+        )
+        _checks.class_indices(xp, "targets", targets, n_classes, ignore_index)
+        if ignore_index is None:
+            valid = xp.ones(targets.shape, dtype=xp.bool)
+        else:
+            valid = targets != ignore_index
+        indices = xp.where(valid, targets, xp.zeros_like(targets))
+        return SoftmaxTargets(n_classes, indices=indices, valid=valid, weight=weight, smoothing=label_smoothing)
+    _checks.floating(xp, "targets", targets)
+    if tuple(targets.shape) != tuple(pred_shape):
+        raise ValueError(
+            f"`targets` must be class indices (an integer array of shape "
+            f"{pred_shape[:axis] + pred_shape[axis + 1:]}) or probabilities of the prediction's shape "
+            f"{tuple(pred_shape)}; got a {targets.dtype} array of shape {tuple(targets.shape)}."
+        )
+    _checks.in_unit_interval(xp, "targets", targets)
+    _checks.rows_sum_to_one(xp, "targets", targets, axis=axis)
+    probs = move_class_axis_last(xp, to_float(xp, targets, dtype), axis)
+    if label_smoothing:
+        probs = (1 - label_smoothing) * probs + label_smoothing / n_classes
+    return SoftmaxTargets(n_classes, probs=probs, weight=weight, smoothing=label_smoothing)
+
+
+def coefficients(xp: Any, t: SoftmaxTargets, dtype: Any) -> Any:
+    """The dense target coefficients ``a`` of the module docstring, class axis last."""
+    if t.probs is not None:
+        return t.probs if t.weight is None else t.probs * t.weight
+    valid = xp.astype(t.valid, dtype)[..., None]
+    w = xp.ones((t.n_classes,), dtype=dtype) if t.weight is None else t.weight
+    onehot = one_hot_mask(xp, t.indices, t.n_classes, dtype)
+    return valid * ((1 - t.smoothing) * onehot * w + (t.smoothing / t.n_classes) * w)
+
+
+def row_weight(xp: Any, t: SoftmaxTargets, dtype: Any) -> Any:
+    """Weight of each sample's loss: ``w[y_i]`` (0 when ignored) or 1 for probability targets.
+
+    It scales the z-loss term, and its sum is what ``"mean"`` divides by for class-index
+    targets.
+    """
+    if t.probs is not None:
+        return xp.ones(t.probs.shape[:-1], dtype=dtype)
+    valid = xp.astype(t.valid, dtype)
+    if t.weight is None:
+        return valid
+    flat = xp.take(t.weight, xp.reshape(xp.astype(t.indices, xp.int64), (-1,)), axis=0)
+    return valid * xp.reshape(flat, t.indices.shape)
+
+
+def mean_divisor(xp: Any, t: SoftmaxTargets, rw: Any) -> Any:
+    """What ``"mean"`` divides by: ``Σ w[y_i]`` over counted samples, or the sample count."""
+    if t.probs is not None:
+        return math.prod(t.probs.shape[:-1])
+    return xp.sum(rw)
+
+
+def weighted_nll(xp: Any, t: SoftmaxTargets, log_q: Any, rw: Any) -> Any:
+    r"""Per-sample :math:`-\sum_c a_{ic} \log q_{ic}` without building ``a`` for index targets.
+
+    ``log_q`` has the class axis last. For class indices the smoothing term is
+    :math:`\tfrac{\varepsilon}{C} \sum_c w_c (-\log q_{ic})`, a matrix–vector product.
+    """
+    if t.probs is not None:
+        a = coefficients(xp, t, log_q.dtype)
+        return -xp.sum(a * log_q, axis=-1)
+    nll = -take_along_last(xp, log_q, t.indices) * rw
+    if t.smoothing:
+        if t.weight is None:
+            smooth = -xp.sum(log_q, axis=-1)
+        else:
+            smooth = -xp.sum(log_q * t.weight, axis=-1)
+        valid = xp.astype(t.valid, log_q.dtype)
+        nll = (1 - t.smoothing) * nll + (t.smoothing / t.n_classes) * smooth * valid
+    return nll
+
+
+def check_softmax_options(
+    label_smoothing: float, z_loss: float, logit_softcap: float | None
+) -> tuple[float, float, float | None]:
+    smoothing = _checks.number_in("label_smoothing", label_smoothing, 0.0, 1.0)
+    z = _checks.non_negative("z_loss", z_loss)
+    cap = None if logit_softcap is None else _checks.positive("logit_softcap", logit_softcap)
+    return smoothing, z, cap
+
+
+def softcap(xp: Any, logits: Any, cap: float | None) -> Any:
+    r"""Soft-capped logits :math:`c \tanh(z / c)` (Gemma 2); identity when ``cap`` is None."""
+    return logits if cap is None else cap * xp.tanh(logits / cap)
+
+
+@dataclass
+class SoftmaxForward:
+    """What the softmax cross-entropy forward computes, shared with its closed-form gradient."""
+
+    xp: Any
+    z: Any  # soft-capped logits (probabilities for categorical CE), class axis last
+    lse: Any  # logsumexp of z per sample (None for categorical CE)
+    targets: SoftmaxTargets
+    row_weight: Any
+    divisor: Any
+    axis: int
+    out_dtype: Any
+
+
+def softmax_forward(
+    logits: Array,
+    targets: Array,
+    *,
+    axis: int,
+    weight: Array | None,
+    ignore_index: int | None,
+    label_smoothing: float,
+    z_loss: float,
+    logit_softcap: float | None,
+    reduction: str,
+) -> SoftmaxForward:
+    """Validate the inputs of :func:`softmax_cross_entropy` and compute its shared pieces."""
+    logits = asarray(logits, "logits")
+    targets = asarray(targets, "targets")
+    xp = namespace(logits, targets, weight)
+    _checks.reduction(reduction)
+    _checks.floating(xp, "logits", logits)
+    check_softmax_options(label_smoothing, z_loss, logit_softcap)
+    if ignore_index is not None:
+        _checks.integer("ignore_index", ignore_index)
+    ax = _checks.axis("axis", axis, logits.ndim)
+    dtype = compute_dtype(xp, logits)
+    t = prepare_targets(
+        xp,
+        targets,
+        pred_shape=tuple(logits.shape),
+        axis=ax,
+        dtype=dtype,
+        weight=weight,
+        ignore_index=ignore_index,
+        label_smoothing=float(label_smoothing),
+    )
+    z = softcap(xp, move_class_axis_last(xp, to_float(xp, logits, dtype), ax), logit_softcap)
+    lse = logsumexp(xp, z, axis=-1)
+    rw = row_weight(xp, t, dtype)
+    return SoftmaxForward(xp, z, lse, t, rw, mean_divisor(xp, t, rw), ax, logits.dtype)
+
+
+def softmax_cross_entropy(
+    logits: Array,
+    targets: Array,
+    *,
+    axis: int = -1,
+    weight: Array | None = None,
+    ignore_index: int | None = -100,
+    label_smoothing: float = 0.0,
+    z_loss: float = 0.0,
+    logit_softcap: float | None = None,
+    reduction: str = "mean",
+) -> Array:
+    r"""Cross-entropy of softmax(``logits``) against class indices or probability targets.
+
+    With :math:`z' = c \tanh(z / c)` when ``logit_softcap=c`` (else :math:`z' = z`) and
+    :math:`\log q_{ic} = z'_{ic} - \mathrm{logsumexp}_c\, z'_{ic}`, the unreduced loss is
+
+    .. math:: \ell_i = -\sum_c a_{ic} \log q_{ic} + \lambda_z\, r_i \big(\mathrm{logsumexp}_c\, z'_{ic}\big)^2
+
+    where ``a`` are the target coefficients (one-hot ``y_i`` or the probability row, label
+    smoothed as :math:`(1-\varepsilon) y + \varepsilon / C`, scaled by class ``weight``),
+    :math:`\lambda_z` = ``z_loss`` (PaLM's auxiliary loss keeping the normaliser near 0) and
+    :math:`r_i` the sample's weight (``weight[y_i]``, or 1). ``"mean"`` divides the sum by
+    :math:`\sum_i r_i` over non-ignored samples for class-index targets — PyTorch's rule, so
+    ``weight`` changes the divisor — and by the number of samples for probability targets.
+    All-ignored batches give 0 (PyTorch: NaN). Computed in log space; fp16/bf16 run in
+    float32 and return in the input dtype.
+
+    Args:
+        logits: unnormalised scores, classes along ``axis``; e.g. ``[N, C]`` or ``[N, C, H, W]``
+            with ``axis=1``.
+        targets: integer class indices of ``logits``' shape without ``axis``, or
+            probabilities of ``logits``' shape (each distribution summing to 1).
+        axis: the class axis. Default: ``-1`` (optax, Keras); PyTorch's layout is ``axis=1``.
+        weight: per-class weights, shape ``[C]``. Default: ``None``.
+        ignore_index: class index whose samples count for nothing (class-index targets
+            only); ``None`` disables it. Default: ``-100``.
+        label_smoothing: ε in [0, 1]. Default: ``0.0``.
+        z_loss: coefficient of the squared log-normaliser. Default: ``0.0``.
+        logit_softcap: ``c > 0`` to soft-cap logits at ±c before the softmax; ``None`` is off.
+            Default: ``None``.
+        reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
+
+    Returns:
+        0-d array for ``"mean"``/``"sum"``; for ``"none"`` the per-sample losses, shaped
+        like ``logits`` without ``axis``. Same array library as ``logits``, and its dtype.
+
+    Raises:
+        ValueError: bad shapes, class indices out of range, probability targets outside
+            [0, 1] or not summing to 1, an unknown ``reduction``, out-of-range options.
+        TypeError: non-floating ``logits`` or weights, non-integer index targets.
+
+    References:
+        Chowdhery et al. "PaLM: Scaling Language Modeling with Pathways." 2022 (z-loss).
+        Szegedy et al. "Rethinking the Inception Architecture for Computer Vision." 2016
+        (label smoothing). Gemma Team. "Gemma 2." 2024 (logit soft-capping).
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent import softmax_cross_entropy
+        >>> logits = np.log(np.array([[0.2, 0.7, 0.1]]))
+        >>> round(float(softmax_cross_entropy(logits, np.array([1]))), 4)
+        0.3567
+    """
+    f = softmax_forward(
+        logits,
+        targets,
+        axis=axis,
+        weight=weight,
+        ignore_index=ignore_index,
+        label_smoothing=label_smoothing,
+        z_loss=z_loss,
+        logit_softcap=logit_softcap,
+        reduction=reduction,
+    )
+    xp = f.xp
+    log_q = f.z - f.lse[..., None]
+    loss = weighted_nll(xp, f.targets, log_q, f.row_weight)
+    if z_loss:
+        loss = loss + z_loss * f.row_weight * f.lse**2
+    return to_float(xp, _reduce.reduce(xp, loss, reduction, f.divisor), f.out_dtype)
+
+
+def categorical_cross_entropy(
+    probs: Array,
+    targets: Array,
+    *,
+    axis: int = -1,
+    weight: Array | None = None,
+    ignore_index: int | None = -100,
+    eps: float = DEFAULT_EPS,
+    reduction: str = "mean",
+) -> Array:
+    r"""Cross-entropy of predicted probabilities ``probs`` against class indices or distributions.
+
+    .. math:: \ell_i = -\sum_c a_{ic} \log \max(q_{ic}, \epsilon)
+
+    with ``a`` the target coefficients (one-hot or probability row, times class ``weight``).
+    ``probs`` must be probabilities (the output of a softmax); prefer
+    :func:`softmax_cross_entropy` on logits, which is exact where ``log(softmax)`` is not.
+    The clamp ``eps`` is applied in log space; the default ``exp(-100)`` makes
+    ``log q ≥ -100``, PyTorch's rule for its probability losses. ``"mean"`` divides as in
+    :func:`softmax_cross_entropy`. Unlike Keras, ``probs`` are not renormalised.
+
+    Args:
+        probs: probabilities, classes along ``axis``.
+        targets: integer class indices (``probs``' shape without ``axis``) or probabilities
+            of ``probs``' shape.
+        axis: the class axis. Default: ``-1``.
+        weight: per-class weights, shape ``[C]``. Default: ``None``.
+        ignore_index: class index that counts for nothing; ``None`` disables it. Default: ``-100``.
+        eps: smallest probability the log sees, in (0, 1). Default: ``exp(-100)`` ≈ 3.7e-44.
+        reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
+
+    Returns:
+        As :func:`softmax_cross_entropy`.
+
+    Raises:
+        ValueError: ``probs`` outside [0, 1], and the errors of :func:`softmax_cross_entropy`.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent import categorical_cross_entropy
+        >>> round(float(categorical_cross_entropy(np.array([[0.5, 0.4, 0.1]]), np.array([0]))), 4)
+        0.6931
+    """
+    f = categorical_forward(
+        probs, targets, axis=axis, weight=weight, ignore_index=ignore_index, eps=eps,
+        reduction=reduction,
+    )
+    xp = f.xp
+    loss = weighted_nll(xp, f.targets, clamped_log(xp, f.z, eps), f.row_weight)
+    return to_float(xp, _reduce.reduce(xp, loss, reduction, f.divisor), f.out_dtype)
+
+
+def categorical_forward(
+    probs: Array,
+    targets: Array,
+    *,
+    axis: int,
+    weight: Array | None,
+    ignore_index: int | None,
+    eps: float,
+    reduction: str,
+) -> SoftmaxForward:
+    """Validate the inputs of :func:`categorical_cross_entropy`; ``z`` holds the probabilities."""
+    probs = asarray(probs, "probs")
+    targets = asarray(targets, "targets")
+    xp = namespace(probs, targets, weight)
+    _checks.reduction(reduction)
+    _checks.floating(xp, "probs", probs)
+    _checks.number_in("eps", eps, 0.0, 1.0, high_open=True)
+    if ignore_index is not None:
+        _checks.integer("ignore_index", ignore_index)
+    ax = _checks.axis("axis", axis, probs.ndim)
+    _checks.in_unit_interval(xp, "probs", probs)
+    dtype = compute_dtype(xp, probs)
+    t = prepare_targets(
+        xp, targets, pred_shape=tuple(probs.shape), axis=ax, dtype=dtype,
+        weight=weight, ignore_index=ignore_index, label_smoothing=0.0,
+    )
+    q = move_class_axis_last(xp, to_float(xp, probs, dtype), ax)
+    rw = row_weight(xp, t, dtype)
+    return SoftmaxForward(xp, q, None, t, rw, mean_divisor(xp, t, rw), ax, probs.dtype)
+
+
+def clamped_log(xp: Any, p: Any, eps: float) -> Any:
+    r""":math:`\log \max(p, \epsilon)`, clamped in log space (finite gradient at ``p = 0``)."""
+    floor = math.log(eps) if eps > 0 else -math.inf
+    safe = xp.where(p > 0, p, xp.ones_like(p))
+    log_p = xp.where(p > 0, xp.log(safe), xp.full_like(p, floor))
+    return xp.maximum(log_p, xp.full_like(p, floor))
