@@ -110,6 +110,11 @@ def is_integer(xp: Any, x: Any) -> bool:
     return bool(xp.isdtype(x.dtype, "integral"))
 
 
+def index_dtype(xp: Any) -> Any:
+    """The library's default integer dtype (int64, or int32 for JAX without x64 mode)."""
+    return xp.asarray(0).dtype
+
+
 def compute_dtype(xp: Any, x: Any) -> Any:
     """The dtype the math runs in: float32 for fp16/bf16 inputs, else the input's own."""
     if dtype_name(x.dtype) in _HALF_DTYPE_NAMES:
@@ -147,7 +152,11 @@ def logsumexp(xp: Any, x: Any, axis: int = -1, keepdims: bool = False) -> Any:
         return jax.nn.logsumexp(x, axis=axis, keepdims=keepdims)
     m = xp.max(x, axis=axis, keepdims=True)
     m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))
-    out = xp.log(xp.sum(xp.exp(x - m), axis=axis, keepdims=True)) + m
+    total = xp.sum(xp.exp(x - m), axis=axis, keepdims=True)
+    # An all -inf row sums to 0: its log is -inf, taken without NumPy's divide warning.
+    empty = total == 0
+    log_total = xp.log(xp.where(empty, xp.ones_like(total), total))
+    out = xp.where(empty, xp.full_like(total, -math.inf), log_total) + m
     return out if keepdims else xp.squeeze(out, axis=axis)
 
 
@@ -231,7 +240,7 @@ def log_base(base: float | None) -> float:
 
 def take_along_last(xp: Any, x: Any, indices: Any) -> Any:
     """``x[..., indices[...]]``: the entry of each row of ``x`` named by ``indices``."""
-    idx = xp.astype(indices, xp.int64)
+    idx = xp.astype(indices, xp.int64) if is_torch(xp) else indices  # torch.gather wants int64
     if is_torch(xp):
         import torch
 
@@ -241,8 +250,8 @@ def take_along_last(xp: Any, x: Any, indices: Any) -> Any:
 
 def one_hot_mask(xp: Any, indices: Any, n_classes: int, dtype: Any) -> Any:
     """``[..., C]`` array with 1 at ``indices`` and 0 elsewhere, in ``dtype``."""
-    classes = xp.arange(n_classes, dtype=xp.int64)
-    return xp.astype(xp.astype(indices, xp.int64)[..., None] == classes, dtype)
+    classes = xp.arange(n_classes, dtype=indices.dtype)
+    return xp.astype(indices[..., None] == classes, dtype)
 
 
 def move_class_axis_last(xp: Any, x: Any, axis: int) -> Any:

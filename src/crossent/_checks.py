@@ -28,28 +28,44 @@ def any_true(xp: Any, mask: Any) -> bool:
 
 def reduction(value: Any) -> str:
     if value not in REDUCTIONS:
-        raise ValueError(f"`reduction` must be one of 'none', 'mean', 'sum'; got reduction={value!r}.")
+        raise ValueError(
+            f"`reduction` must be one of 'none', 'mean', 'sum'; got reduction={value!r}."
+        )
     return str(value)
 
 
 def base(value: Any) -> None:
     if value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value == 1:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not value > 0
+        or value == 1
+    ):
         raise ValueError(
             f"`base` must be None (nats), 2 (bits), 10 or another positive number other than 1; "
             f"got base={value!r}."
         )
 
 
-def number_in(name: str, value: Any, low: float, high: float, *, high_open: bool = False) -> float:
-    """``value`` as a float in ``[low, high]`` (or ``[low, high)``)."""
+def number_in(
+    name: str,
+    value: Any,
+    low: float,
+    high: float,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """``value`` as a float in ``[low, high]`` (``(`` / ``)`` for an open end)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
         raise TypeError(f"`{name}` must be a number; got {name}={value!r}.")
+    lower_ok = low < value if low_open else low <= value
     upper_ok = value < high if high_open else value <= high
-    if not (low <= value and upper_ok):
-        bracket = ")" if high_open else "]"
-        raise ValueError(f"`{name}` must be in [{low}, {high}{bracket}; got {name}={value!r}.")
+    if not (lower_ok and upper_ok):
+        left, right = "(" if low_open else "[", ")" if high_open else "]"
+        raise ValueError(f"`{name}` must be in {left}{low}, {high}{right}; got {name}={value!r}.")
     return float(value)
 
 
@@ -96,7 +112,9 @@ def axis(name: str, value: Any, ndim: int) -> int:
 
 def same_shape(name: str, shape: tuple[int, ...], expected: tuple[int, ...], what: str) -> None:
     if tuple(shape) != tuple(expected):
-        raise ValueError(f"`{name}` must have shape {tuple(expected)} ({what}); got {tuple(shape)}.")
+        raise ValueError(
+            f"`{name}` must have shape {tuple(expected)} ({what}); got {tuple(shape)}."
+        )
 
 
 def broadcastable(name: str, shape: tuple[int, ...], target: tuple[int, ...]) -> None:
@@ -118,13 +136,19 @@ def class_weight(xp: Any, weight: Any, n_classes: int, name: str = "weight") -> 
             f"got {tuple(weight.shape)}."
         )
     if is_concrete(weight) and any_true(xp, weight < 0):
-        raise ValueError(f"`{name}` must be non-negative; got a minimum of {float(xp.min(weight))!r}.")
+        raise ValueError(
+            f"`{name}` must be non-negative; got a minimum of {float(xp.min(weight))!r}."
+        )
 
 
-def class_indices(xp: Any, name: str, targets: Any, n_classes: int, ignore_index: int | None) -> None:
+def class_indices(
+    xp: Any, name: str, targets: Any, n_classes: int, ignore_index: int | None
+) -> None:
     """Integer targets must lie in ``[0, n_classes)``, ``ignore_index`` excepted."""
     if not is_integer(xp, targets):
-        raise TypeError(f"`{name}` with class indices must have an integer dtype; got {dtype_name(targets.dtype)}.")
+        raise TypeError(
+            f"`{name}` with class indices must have an integer dtype; got {dtype_name(targets.dtype)}."
+        )
     if not is_concrete(targets) or numel(targets) == 0:
         return
     bad = (targets < 0) | (targets >= n_classes)
@@ -148,7 +172,11 @@ def in_unit_interval(xp: Any, name: str, x: Any) -> None:
         first = float(x[bad][0])
         raise ValueError(
             f"`{name}` must hold probabilities in [0, 1]; got {first!r}"
-            + (" (did you pass logits? use the logits version of this loss)." if name in ("probs", "p", "q") else ".")
+            + (
+                " (did you pass logits? use the logits version of this loss)."
+                if name in ("probs", "p", "q")
+                else "."
+            )
         )
 
 
@@ -156,7 +184,9 @@ def rows_sum_to_one(xp: Any, name: str, x: Any, axis: int = -1) -> None:
     """Each distribution along ``axis`` must sum to 1 (to a tolerance set by the dtype)."""
     if not is_concrete(x) or numel(x) == 0:
         return
-    tol = 1e-6 if dtype_name(x.dtype) == "float64" else 1e-3
+    # bfloat16 rounds each entry by up to eps/2 = 2**-8 of its value, so a valid bf16
+    # distribution can sum to 1 ± 4e-3: the tolerance is at least the dtype's eps.
+    tol = 1e-6 if dtype_name(x.dtype) == "float64" else max(1e-3, float(xp.finfo(x.dtype).eps))
     sums = xp.sum(xp.astype(x, xp.float32) if _is_half(x) else x, axis=axis)
     bad = xp.abs(sums - 1) > tol * max(1.0, math.sqrt(x.shape[axis]))
     if any_true(xp, bad):
@@ -168,3 +198,10 @@ def rows_sum_to_one(xp: Any, name: str, x: Any, axis: int = -1) -> None:
 
 def _is_half(x: Any) -> bool:
     return dtype_name(x.dtype) in ("float16", "bfloat16")
+
+
+def pairing(outputs: Any, targets: Any, *, loss: str, **options: Any) -> None:
+    """``check=True`` of the losses: :func:`crossent.task.check` on this pairing."""
+    from crossent.task import check  # lazy: crossent.task imports the losses
+
+    check(outputs, targets, loss=loss, **options)

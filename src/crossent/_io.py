@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ def load_array(spec: str, *, what: str) -> np.ndarray:
     """Load the array named by ``spec``: ``file.npy``, ``file.csv``, ``file.npz`` or ``file.npz:KEY``.
 
     A ``.npz`` with several arrays needs ``:KEY``. CSV files are numeric, comma-separated,
-    with an optional header row. Floats that are all whole numbers stay floats; callers
+    with an optional header row and one sample per row (a single column is a vector). Floats that are all whole numbers stay floats; callers
     decide whether they are class indices.
     """
     path_text, _, key = (
@@ -33,6 +34,9 @@ def load_array(spec: str, *, what: str) -> np.ndarray:
     if path.is_dir():
         raise InputError(f"{what} path {path_text!r} is a directory, not a file.")
     suffix = path.suffix.lower()
+    if path.stat().st_size == 0:
+        raise InputError(f"{what} file {path_text!r} is empty.")
+    _check_magic(path, suffix, what)
     try:
         if suffix == ".npy":
             arr = np.load(path, allow_pickle=False)
@@ -58,6 +62,21 @@ def load_array(spec: str, *, what: str) -> np.ndarray:
     return arr
 
 
+_MAGIC = {".npy": b"\x93NUMPY", ".npz": b"PK"}
+
+
+def _check_magic(path: Path, suffix: str, what: str) -> None:
+    """Refuse a file whose first bytes are not those of its format (NumPy would guess)."""
+    magic = _MAGIC.get(suffix)
+    if magic is None:
+        return
+    with open(path, "rb") as fh:
+        head = fh.read(len(magic))
+    if head != magic:
+        kind = "a NumPy .npy file" if suffix == ".npy" else "a NumPy .npz (zip) archive"
+        raise InputError(f"{what} file {str(path)!r} is not {kind}.")
+
+
 def _load_npz(path: Path, key: str, what: str) -> np.ndarray:
     with np.load(path, allow_pickle=False) as data:
         keys = list(data.keys())
@@ -73,11 +92,16 @@ def _load_npz(path: Path, key: str, what: str) -> np.ndarray:
 
 
 def _load_csv(path: Path) -> np.ndarray:
-    try:
-        return np.loadtxt(path, delimiter=",", ndmin=1)
-    except ValueError:
-        # One header row is allowed; anything else non-numeric is an error.
-        return np.loadtxt(path, delimiter=",", ndmin=1, skiprows=1)
+    # A file with no data rows is reported by the caller as empty, not as NumPy's warning.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            table = np.loadtxt(path, delimiter=",", ndmin=2)
+        except ValueError:
+            # One header row is allowed; anything else non-numeric is an error.
+            table = np.loadtxt(path, delimiter=",", ndmin=2, skiprows=1)
+    # Rows are samples: one column is a vector of labels or scores.
+    return table[:, 0] if table.shape[1:] == (1,) else table
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -87,6 +111,10 @@ def atomic_write_text(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        # mkstemp makes the file private (0600); the result is an ordinary file, 0666 less umask.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

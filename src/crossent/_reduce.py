@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from crossent import _checks
-from crossent._array import numel, to_float
+from crossent._array import index_dtype, numel, to_float
 
 
 def safe_divisor(xp: Any, divisor: Any, like: Any) -> Any:
@@ -60,4 +60,4 @@ def scale_gradient(xp: Any, grad: Any, reduction: str, divisor: Any = None) -> A
 
 def count(xp: Any, mask: Any) -> Any:
     """Number of ``True`` entries of ``mask``, as a 0-d integer array."""
-    return xp.sum(xp.astype(mask, xp.int64))
+    return xp.sum(xp.astype(mask, index_dtype(xp)))

@@ -16,7 +16,6 @@ References:
 from __future__ import annotations
 
 import math
-
 from typing import Any
 
 from crossent import _checks
@@ -50,7 +49,8 @@ def _prepare(*named: tuple[str, Any]) -> tuple[Any, list[Any], Any]:
         if not (xp.isdtype(x.dtype, "real floating") or xp.isdtype(x.dtype, "integral")):
             _checks.floating(xp, name, x)
         if xp.isdtype(x.dtype, "integral"):
-            x = xp.astype(x, xp.float64 if xp.__name__.endswith("numpy") else xp.float32)
+            # the library's default float: float64 for NumPy (and JAX in x64 mode), else float32
+            x = xp.astype(x, xp.asarray(0.0).dtype)
         _checks.in_unit_interval(xp, name, x)
         out.append(x)
     dtype = compute_dtype(xp, out[0])
@@ -263,7 +263,10 @@ def js_divergence(p: Array, q: Array, *, axis: int = -1, base: float | None = No
     _same_shape(p, q)
     axis = _checks.axis("axis", axis, p.ndim)
     m = (p + q) / 2
-    js = (xp.sum(_relative_entropy(xp, p, m), axis=axis) + xp.sum(_relative_entropy(xp, q, m), axis=axis)) / 2
+    js = (
+        xp.sum(_relative_entropy(xp, p, m), axis=axis)
+        + xp.sum(_relative_entropy(xp, q, m), axis=axis)
+    ) / 2
     return _finish(xp, js, base, dtype)
 
 
