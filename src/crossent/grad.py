@@ -14,23 +14,37 @@ tested against autograd and finite differences. The famous special case is seed 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from crossent import _checks, _reduce
-from crossent._array import Array, move_class_axis_back, numel, sigmoid, to_float
+from crossent._array import Array, move_class_axis_back, numel, one_hot_mask, sigmoid, to_float
 from crossent.losses.binary import check_pos_weight, prepare_binary
 from crossent.losses.categorical import (
     DEFAULT_EPS,
+    SoftmaxTargets,
     categorical_forward,
     coefficients,
+    row_weight,
     softmax_forward,
 )
+from crossent.losses.focal import (
+    asymmetric_forward,
+    modulating_factor,
+    sigmoid_focal_forward,
+    softmax_focal_forward,
+)
+from crossent.losses.ghm import ghm_forward, weights_from_forward
 
 __all__ = [
+    "asymmetric_loss",
     "binary_cross_entropy",
     "categorical_cross_entropy",
+    "ghm_classification_loss",
     "sigmoid_binary_cross_entropy",
+    "sigmoid_focal_loss",
     "softmax_cross_entropy",
+    "softmax_focal_loss",
 ]
 
 
@@ -66,16 +80,22 @@ def softmax_cross_entropy(
         array([[ 0.2, -0.3,  0.1]])
     """
     f = softmax_forward(
-        logits, targets, axis=axis, weight=weight, ignore_index=ignore_index,
-        label_smoothing=label_smoothing, z_loss=z_loss, logit_softcap=logit_softcap,
+        logits,
+        targets,
+        axis=axis,
+        weight=weight,
+        ignore_index=ignore_index,
+        label_smoothing=label_smoothing,
+        z_loss=z_loss,
+        logit_softcap=logit_softcap,
         reduction=reduction,
     )
     xp = f.xp
     q = xp.exp(f.z - f.lse[..., None])
     a = coefficients(xp, f.targets, f.z.dtype)
-    scale = xp.sum(a, axis=-1)
-    if z_loss:
-        scale = scale + 2 * z_loss * f.row_weight * f.lse
+    scale = softmax_gradient_row_scale(
+        xp, xp.sum(a, axis=-1), z_loss=z_loss, row_weight=f.row_weight, lse=f.lse
+    )
     g = q * scale[..., None] - a
     g = _reduce.scale_gradient(xp, g, reduction, f.divisor)
     if logit_softcap is not None:
@@ -102,7 +122,12 @@ def categorical_cross_entropy(
     softmax it gives :func:`softmax_cross_entropy`'s ``q - y``.
     """
     f = categorical_forward(
-        probs, targets, axis=axis, weight=weight, ignore_index=ignore_index, eps=eps,
+        probs,
+        targets,
+        axis=axis,
+        weight=weight,
+        ignore_index=ignore_index,
+        eps=eps,
         reduction=reduction,
     )
     xp = f.xp
@@ -136,8 +161,13 @@ def sigmoid_binary_cross_entropy(
         array([-0.25,  0.25])
     """
     b = prepare_binary(
-        logits, targets, pred_name="logits", weight=weight,
-        label_smoothing=label_smoothing, reduction=reduction, extra=(pos_weight,),
+        logits,
+        targets,
+        pred_name="logits",
+        weight=weight,
+        label_smoothing=label_smoothing,
+        reduction=reduction,
+        extra=(pos_weight,),
     )
     xp = b.xp
     s = sigmoid(xp, b.z)
@@ -166,7 +196,7 @@ def binary_cross_entropy(
 
     each term 0 where its clamp is active (``p < ε`` or ``1 - p < ε``).
     """
-    _checks.number_in("eps", eps, 0.0, 1.0, high_open=True)
+    _checks.number_in("eps", eps, 0.0, 1.0, low_open=True, high_open=True)
     b = prepare_binary(
         probs, targets, pred_name="probs", weight=weight, label_smoothing=0.0, reduction=reduction
     )
@@ -181,3 +211,253 @@ def binary_cross_entropy(
         g = g * b.weight
     g = _reduce.scale_gradient(xp, g, reduction, numel(p))
     return to_float(xp, g, b.out_dtype)
+
+
+# ---------------------------------------------------------------------------------------
+# Imbalanced and hard data: focal, GHM-C, asymmetric
+# ---------------------------------------------------------------------------------------
+
+
+def sigmoid_focal_loss(
+    logits: Array,
+    targets: Array,
+    *,
+    alpha: float | None = 0.25,
+    gamma: float = 2.0,
+    weight: Array | None = None,
+    reduction: str = "mean",
+) -> Array:
+    r"""Gradient of :func:`crossent.sigmoid_focal_loss` with respect to ``logits``.
+
+    With :math:`p = \sigma(z)`, :math:`M = (1 - p_t)^\gamma` and
+    :math:`\mathrm{CE} = -y \log p - (1 - y) \log(1 - p)`:
+
+    .. math:: \frac{\partial \ell}{\partial z} = w\, \alpha_t\, M \Big[\gamma (1 - 2y)
+        \frac{p (1 - p)}{1 - p_t}\, \mathrm{CE} + p - y\Big]
+
+    which for a positive is :math:`\alpha (1-p)^\gamma (\gamma p \log p + p - 1)` and for
+    γ = 0 the α-weighted :math:`p - y`. The ratio :math:`p(1-p)/(1-p_t) \le 1` is formed
+    in log space; divided by the number of elements for ``"mean"``.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent import grad
+        >>> np.round(grad.sigmoid_focal_loss(np.array([0.0]), np.array([1.0]), gamma=0.0), 4)
+        array([-0.125])
+    """
+    f = sigmoid_focal_forward(
+        logits, targets, alpha=alpha, gamma=gamma, weight=weight, reduction=reduction
+    )
+    xp, b = f.b.xp, f.b
+    g = xp.exp(f.log_p) - b.y
+    if f.log_1mpt is not None:
+        ce = -(b.y * f.log_p + (1 - b.y) * f.log_1mp)
+        ratio = xp.exp(f.log_p + f.log_1mp - f.log_1mpt)
+        g = modulating_factor(xp, f.log_1mpt, f.gamma) * (f.gamma * (1 - 2 * b.y) * ratio * ce + g)
+    if f.alpha_t is not None:
+        g = f.alpha_t * g
+    if b.weight is not None:
+        g = g * b.weight
+    g = _reduce.scale_gradient(xp, g, reduction, numel(b.z))
+    return to_float(xp, g, b.out_dtype)
+
+
+def softmax_focal_loss(
+    logits: Array,
+    targets: Array,
+    *,
+    alpha: Array | float | None = None,
+    gamma: float = 2.0,
+    axis: int = -1,
+    ignore_index: int | None = -100,
+    reduction: str = "mean",
+) -> Array:
+    r"""Gradient of :func:`crossent.softmax_focal_loss` with respect to ``logits``.
+
+    For :math:`\ell = -\sum_c a_c (1 - q_c)^\gamma \log q_c` (``a`` = α × one-hot or
+    probability targets), with
+
+    .. math:: b_c = a_c (1 - q_c)^\gamma \Big(1 + \gamma\, q_c \frac{-\log q_c}{1 - q_c}\Big),
+        \qquad \frac{\partial \ell}{\partial z_j} = q_j \sum_c b_c - b_j
+
+    the cross-entropy gradient :math:`q - y` with coefficients ``b`` in place of ``a``.
+    :math:`(-\log q)/(1 - q)` is evaluated as :math:`x / (1 - e^{-x})` with
+    :math:`x = -\log q` (1 at :math:`x = 0`), so it stays finite for saturated logits and
+    γ < 1. Divided by the ``"mean"`` divisor of the loss.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent import grad
+        >>> g = grad.softmax_focal_loss(np.log(np.array([[0.2, 0.7, 0.1]])), np.array([1]), gamma=0.0)
+        >>> np.round(g, 4)
+        array([[ 0.2, -0.3,  0.1]])
+    """
+    s = softmax_focal_forward(
+        logits,
+        targets,
+        alpha=alpha,
+        gamma=gamma,
+        axis=axis,
+        ignore_index=ignore_index,
+        reduction=reduction,
+    )
+    f, xp = s.f, s.f.xp
+    q = xp.exp(s.log_q)
+    b = s.coef
+    if s.log_1mq_t is not None:
+        x = xp.maximum(-s.log_q_t, xp.zeros_like(s.log_q_t))
+        positive = x > 0
+        # x / (1 - e^{-x}) = -log q / (1 - q), whose limit at q = 1 is 1.
+        x_safe = xp.where(positive, x, xp.ones_like(x))
+        ratio = xp.where(positive, x_safe / -xp.expm1(-x_safe), xp.ones_like(x))
+        focus = 1 + s.gamma * xp.exp(s.log_q_t) * ratio
+        b = b * modulating_factor(xp, s.log_1mq_t, s.gamma) * focus
+    if f.targets.probs is not None:
+        g = q * xp.sum(b, axis=-1, keepdims=True) - b
+    else:
+        onehot = one_hot_mask(xp, f.targets.indices, f.targets.n_classes, q.dtype)
+        g = b[..., None] * (q - onehot)
+    g = _reduce.scale_gradient(xp, g, reduction, f.divisor)
+    return to_float(xp, move_class_axis_back(xp, g, f.axis), f.out_dtype)
+
+
+def ghm_classification_loss(
+    logits: Array,
+    targets: Array,
+    *,
+    bins: int = 10,
+    density: Array | None = None,
+    weight: Array | None = None,
+    reduction: str = "mean",
+) -> Array:
+    r"""Gradient of :func:`crossent.ghm_classification_loss` with respect to ``logits``.
+
+    .. math:: \frac{\partial L}{\partial z_i} = \frac{\beta_i\, w_i\, (\sigma(z_i) - y_i)}{N}
+
+    with the GHM weights :math:`\beta` held constant (as mmdetection detaches them) and
+    ``N`` the number of valid elements for ``"mean"``.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent import grad
+        >>> z = np.array([-5.0, -5.0, -5.0, 0.0])
+        >>> np.round(grad.ghm_classification_loss(z, np.zeros(4), bins=2), 4)
+        array([0.0011, 0.0011, 0.0011, 0.25  ])
+    """
+    f = ghm_forward(logits, targets, bins=bins, weight=weight, reduction=reduction)
+    xp, b = f.b.xp, f.b
+    g = weights_from_forward(xp, f, density) * (sigmoid(xp, b.z) - b.y)
+    if b.weight is not None:
+        g = g * b.weight
+    g = _reduce.scale_gradient(xp, g, reduction, f.n_valid)
+    return to_float(xp, g, b.out_dtype)
+
+
+def asymmetric_loss(
+    logits: Array,
+    targets: Array,
+    *,
+    gamma_pos: float = 0.0,
+    gamma_neg: float = 4.0,
+    clip: float | None = 0.05,
+    weight: Array | None = None,
+    reduction: str = "mean",
+) -> Array:
+    r"""Gradient of :func:`crossent.asymmetric_loss` with respect to ``logits``.
+
+    With :math:`p = \sigma(z)`, :math:`u = p_m = p - m` where :math:`p > m`:
+
+    .. math:: \frac{\partial \ell}{\partial z} = w \Big[\, y\, (1-p)^{\gamma_+}
+        \big(\gamma_+ p \log p - (1 - p)\big)
+        + (1 - y)\, p(1-p)\, u^{\gamma_-} \Big(\frac{1}{1 - u}
+        + \gamma_- \frac{-\log(1 - u)}{u}\Big) \Big]
+
+    the negative part being 0 where :math:`p \le m`. :math:`-\log(1-u)/u` tends to 1 as
+    :math:`u \to 0`, so the factor :math:`u^{\gamma_- - 1}` of the naive derivative never
+    appears. Divided by the number of elements for ``"mean"``.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent import grad
+        >>> z, y = np.array([0.0, 0.0]), np.array([1.0, 0.0])
+        >>> np.round(grad.asymmetric_loss(z, y, gamma_neg=0.0, clip=None, reduction="sum"), 4)
+        array([-0.5,  0.5])
+    """
+    a = asymmetric_forward(
+        logits,
+        targets,
+        gamma_pos=gamma_pos,
+        gamma_neg=gamma_neg,
+        clip=clip,
+        weight=weight,
+        reduction=reduction,
+    )
+    xp, b = a.b.xp, a.b
+    p, one_minus_p = xp.exp(a.log_p), xp.exp(a.log_1mp)
+    pos = -one_minus_p
+    if a.gamma_pos:
+        pos = modulating_factor(xp, a.log_1mp, a.gamma_pos) * (a.gamma_pos * p * a.log_p + pos)
+    if a.shifted is None:
+        # No shift: u = p, and p(1-p)/(1-u) = p, -log(1-u)(1-p)p/u = -(1-p) log(1-p).
+        neg = p
+        if a.gamma_neg:
+            neg = modulating_factor(xp, a.log_u, a.gamma_neg) * (
+                p - a.gamma_neg * one_minus_p * a.log_1mp
+            )
+    else:
+        dp = xp.exp(a.log_p + a.log_1mp)
+        inner = xp.exp(-a.log_1mu)
+        if a.gamma_neg:
+            inner = inner + a.gamma_neg * (-a.log_1mu / a.u)
+            dp = dp * modulating_factor(xp, a.log_u, a.gamma_neg)
+        neg = xp.where(a.shifted, dp * inner, xp.zeros_like(dp))
+    g = b.y * pos + (1 - b.y) * neg
+    if b.weight is not None:
+        g = g * b.weight
+    g = _reduce.scale_gradient(xp, g, reduction, numel(b.z))
+    return to_float(xp, g, b.out_dtype)
+
+
+# ---------------------------------------------------------------------------------------
+# Pieces of the softmax closed form shared with the fused kernels (crossent.torch.fused),
+# which evaluate ∂ℓ_i/∂z'_ij = q_ij k_i − a_ij row by row without a dense ``a``.
+# ---------------------------------------------------------------------------------------
+
+
+def softmax_gradient_row_scale(
+    xp: Any, a_sum: Array, *, z_loss: float, row_weight: Array, lse: Array
+) -> Array:
+    r"""The factor :math:`k_i = \sum_c a_{ic} + 2 \lambda_z r_i s_i` that multiplies
+    :math:`q_{ij}` in :math:`\partial \ell_i / \partial z'_{ij} = q_{ij} k_i - a_{ij}`.
+
+    ``a_sum`` is :math:`\sum_c a_{ic}`, ``lse`` is :math:`s_i = \mathrm{logsumexp}_c z'_{ic}`.
+    """
+    if z_loss:
+        return a_sum + 2 * z_loss * row_weight * lse
+    return a_sum
+
+
+@dataclass
+class IndexCoefficients:
+    r"""Sparse target coefficients of class-index targets:
+    :math:`a_{ij} = h_i [j = y_i] + u_i w_j` (``w ≡ 1`` without class weights)."""
+
+    target: Array  # h_i = valid_i (1 − ε) w_{y_i}
+    smooth: Array  # u_i = valid_i ε / C
+    total: Array  # Σ_j a_ij = h_i + u_i Σ_j w_j
+
+
+def softmax_index_coefficients(xp: Any, t: SoftmaxTargets, dtype: Any) -> IndexCoefficients:
+    """:func:`crossent.losses.categorical.coefficients` for class-index targets, per row.
+
+    The same numbers without the dense ``[..., C]`` array, for kernels that work one row
+    block at a time.
+    """
+    if t.indices is None:
+        raise ValueError("internal: sparse coefficients need class-index targets.")
+    valid = xp.astype(t.valid, dtype)
+    w_target = row_weight(xp, t, dtype)  # valid_i w_{y_i}
+    target = (1 - t.smoothing) * w_target
+    smooth = (t.smoothing / t.n_classes) * valid
+    w_sum = t.n_classes if t.weight is None else xp.sum(t.weight)
+    return IndexCoefficients(target=target, smooth=smooth, total=target + smooth * w_sum)

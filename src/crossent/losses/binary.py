@@ -15,7 +15,6 @@ from crossent._array import (
     asarray,
     asarray_in,
     compute_dtype,
-    is_concrete,
     is_floating,
     log_sigmoid,
     namespace,
@@ -59,7 +58,9 @@ def prepare_binary(
     _checks.reduction(reduction)
     _checks.floating(xp, pred_name, pred)
     smoothing = _checks.number_in("label_smoothing", label_smoothing, 0.0, 1.0)
-    _checks.same_shape("targets", tuple(targets.shape), tuple(pred.shape), f"the shape of `{pred_name}`")
+    _checks.same_shape(
+        "targets", tuple(targets.shape), tuple(pred.shape), f"the shape of `{pred_name}`"
+    )
     dtype = compute_dtype(xp, pred)
     if not is_floating(xp, targets):
         targets = xp.astype(targets, dtype)
@@ -94,6 +95,7 @@ def sigmoid_binary_cross_entropy(
     pos_weight: Array | None = None,
     label_smoothing: float = 0.0,
     reduction: str = "mean",
+    check: bool = False,
 ) -> Array:
     r"""Binary cross-entropy on logits: one sigmoid per element (binary and multi-label).
 
@@ -112,6 +114,9 @@ def sigmoid_binary_cross_entropy(
             (e.g. ``[L]``: n_negatives / n_positives per label). Default: ``None``.
         label_smoothing: ε in [0, 1]. Default: ``0.0``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
+        check: run :func:`crossent.task.check` first (refuses e.g. class indices for
+            one-hot targets, a trailing axis of size 1, probabilities for logits).
+            Default: ``False``.
 
     Returns:
         0-d array, or the elementwise losses of ``logits``' shape for ``"none"``; same
@@ -127,9 +132,16 @@ def sigmoid_binary_cross_entropy(
         >>> round(float(sigmoid_binary_cross_entropy(np.array([0.0]), np.array([1.0]))), 4)
         0.6931
     """
+    if check:
+        _checks.pairing(logits, targets, loss="sigmoid_binary_cross_entropy")
     b = prepare_binary(
-        logits, targets, pred_name="logits", weight=weight,
-        label_smoothing=label_smoothing, reduction=reduction, extra=(pos_weight,),
+        logits,
+        targets,
+        pred_name="logits",
+        weight=weight,
+        label_smoothing=label_smoothing,
+        reduction=reduction,
+        extra=(pos_weight,),
     )
     xp = b.xp
     pos_term = b.y * log_sigmoid(xp, b.z)
@@ -148,6 +160,7 @@ def binary_cross_entropy(
     weight: Array | None = None,
     eps: float = DEFAULT_EPS,
     reduction: str = "mean",
+    check: bool = False,
 ) -> Array:
     r"""Binary cross-entropy of predicted probabilities (the output of a sigmoid).
 
@@ -164,6 +177,8 @@ def binary_cross_entropy(
         weight: elementwise weight broadcastable to ``probs``. Default: ``None``.
         eps: smallest probability the log sees, in (0, 1). Default: ``exp(-100)``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
+        check: run :func:`crossent.task.check` first (refuses e.g. logits for
+            probabilities, targets that do not match the outputs). Default: ``False``.
 
     Returns:
         As :func:`sigmoid_binary_cross_entropy`.
@@ -177,7 +192,9 @@ def binary_cross_entropy(
         >>> round(float(binary_cross_entropy(np.array([0.5]), np.array([1.0]))), 4)
         0.6931
     """
-    _checks.number_in("eps", eps, 0.0, 1.0, high_open=True)
+    if check:
+        _checks.pairing(probs, targets, loss="binary_cross_entropy")
+    _checks.number_in("eps", eps, 0.0, 1.0, low_open=True, high_open=True)
     b = prepare_binary(
         probs, targets, pred_name="probs", weight=weight, label_smoothing=0.0, reduction=reduction
     )

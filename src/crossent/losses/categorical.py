@@ -79,7 +79,10 @@ def prepare_targets(
     if is_integer(xp, targets):
         expected = pred_shape[:axis] + pred_shape[axis + 1 :]
         _checks.same_shape(
-            "targets", tuple(targets.shape), expected, "class indices: the prediction's shape without the class axis"
+            "targets",
+            tuple(targets.shape),
+            expected,
+            "class indices: the prediction's shape without the class axis",
         )
         _checks.class_indices(xp, "targets", targets, n_classes, ignore_index)
         if ignore_index is None:
@@ -87,12 +90,14 @@ def prepare_targets(
         else:
             valid = targets != ignore_index
         indices = xp.where(valid, targets, xp.zeros_like(targets))
-        return SoftmaxTargets(n_classes, indices=indices, valid=valid, weight=weight, smoothing=label_smoothing)
+        return SoftmaxTargets(
+            n_classes, indices=indices, valid=valid, weight=weight, smoothing=label_smoothing
+        )
     _checks.floating(xp, "targets", targets)
     if tuple(targets.shape) != tuple(pred_shape):
         raise ValueError(
             f"`targets` must be class indices (an integer array of shape "
-            f"{pred_shape[:axis] + pred_shape[axis + 1:]}) or probabilities of the prediction's shape "
+            f"{pred_shape[:axis] + pred_shape[axis + 1 :]}) or probabilities of the prediction's shape "
             f"{tuple(pred_shape)}; got a {targets.dtype} array of shape {tuple(targets.shape)}."
         )
     _checks.in_unit_interval(xp, "targets", targets)
@@ -124,7 +129,7 @@ def row_weight(xp: Any, t: SoftmaxTargets, dtype: Any) -> Any:
     valid = xp.astype(t.valid, dtype)
     if t.weight is None:
         return valid
-    flat = xp.take(t.weight, xp.reshape(xp.astype(t.indices, xp.int64), (-1,)), axis=0)
+    flat = xp.take(t.weight, xp.reshape(t.indices, (-1,)), axis=0)
     return valid * xp.reshape(flat, t.indices.shape)
 
 
@@ -233,6 +238,7 @@ def softmax_cross_entropy(
     z_loss: float = 0.0,
     logit_softcap: float | None = None,
     reduction: str = "mean",
+    check: bool = False,
 ) -> Array:
     r"""Cross-entropy of softmax(``logits``) against class indices or probability targets.
 
@@ -264,6 +270,9 @@ def softmax_cross_entropy(
         logit_softcap: ``c > 0`` to soft-cap logits at ±c before the softmax; ``None`` is off.
             Default: ``None``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
+        check: run :func:`crossent.task.check` first, which refuses the classic mistakes
+            (one output unit, multi-hot targets, probabilities for logits, ...) with the
+            fix. Default: ``False``.
 
     Returns:
         0-d array for ``"mean"``/``"sum"``; for ``"none"`` the per-sample losses, shaped
@@ -286,6 +295,10 @@ def softmax_cross_entropy(
         >>> round(float(softmax_cross_entropy(logits, np.array([1]))), 4)
         0.3567
     """
+    if check:
+        _checks.pairing(
+            logits, targets, loss="softmax_cross_entropy", axis=axis, ignore_index=ignore_index
+        )
     f = softmax_forward(
         logits,
         targets,
@@ -314,6 +327,7 @@ def categorical_cross_entropy(
     ignore_index: int | None = -100,
     eps: float = DEFAULT_EPS,
     reduction: str = "mean",
+    check: bool = False,
 ) -> Array:
     r"""Cross-entropy of predicted probabilities ``probs`` against class indices or distributions.
 
@@ -335,6 +349,8 @@ def categorical_cross_entropy(
         ignore_index: class index that counts for nothing; ``None`` disables it. Default: ``-100``.
         eps: smallest probability the log sees, in (0, 1). Default: ``exp(-100)`` ≈ 3.7e-44.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
+        check: run :func:`crossent.task.check` first (refuses e.g. one output unit, rows
+            of independent sigmoid outputs, logits for probabilities). Default: ``False``.
 
     Returns:
         As :func:`softmax_cross_entropy`.
@@ -348,8 +364,17 @@ def categorical_cross_entropy(
         >>> round(float(categorical_cross_entropy(np.array([[0.5, 0.4, 0.1]]), np.array([0]))), 4)
         0.6931
     """
+    if check:
+        _checks.pairing(
+            probs, targets, loss="categorical_cross_entropy", axis=axis, ignore_index=ignore_index
+        )
     f = categorical_forward(
-        probs, targets, axis=axis, weight=weight, ignore_index=ignore_index, eps=eps,
+        probs,
+        targets,
+        axis=axis,
+        weight=weight,
+        ignore_index=ignore_index,
+        eps=eps,
         reduction=reduction,
     )
     xp = f.xp
@@ -373,15 +398,21 @@ def categorical_forward(
     xp = namespace(probs, targets, weight)
     _checks.reduction(reduction)
     _checks.floating(xp, "probs", probs)
-    _checks.number_in("eps", eps, 0.0, 1.0, high_open=True)
+    _checks.number_in("eps", eps, 0.0, 1.0, low_open=True, high_open=True)
     if ignore_index is not None:
         _checks.integer("ignore_index", ignore_index)
     ax = _checks.axis("axis", axis, probs.ndim)
     _checks.in_unit_interval(xp, "probs", probs)
     dtype = compute_dtype(xp, probs)
     t = prepare_targets(
-        xp, targets, pred_shape=tuple(probs.shape), axis=ax, dtype=dtype,
-        weight=weight, ignore_index=ignore_index, label_smoothing=0.0,
+        xp,
+        targets,
+        pred_shape=tuple(probs.shape),
+        axis=ax,
+        dtype=dtype,
+        weight=weight,
+        ignore_index=ignore_index,
+        label_smoothing=0.0,
     )
     q = move_class_axis_last(xp, to_float(xp, probs, dtype), ax)
     rw = row_weight(xp, t, dtype)
