@@ -1,8 +1,29 @@
-"""``crossent eval``: score saved predictions against targets.
+r"""``crossent eval``: score saved predictions against targets, with the metrics of each task.
 
-:func:`evaluate` takes NumPy arrays and returns a plain dictionary of metrics, which the
-command prints as a table or as JSON. The losses are crossent's own functions; the task
-comes from :func:`crossent.task.infer_task` unless given.
+:func:`evaluate` takes NumPy arrays and returns a plain dictionary, which the command
+prints as a table or as JSON. The task comes from :func:`crossent.task.infer_task` unless
+given; the loss is the one :func:`crossent.task.loss_for` names for it (its probability
+version when the predictions are probabilities), after :func:`crossent.task.check` has
+refused the classic mistakes.
+
+========== ==================================================================================
+task       metrics
+========== ==================================================================================
+binary     ``cross_entropy`` (BCE), ``accuracy``, ``auroc``, ``ece``, ``prediction_entropy``
+multiclass ``cross_entropy``, ``accuracy`` (top-1), ``top5_accuracy``, ``perplexity``, ``ece``,
+           ``prediction_entropy``
+multilabel ``cross_entropy`` (mean BCE over all labels), ``label_accuracy``, ``exact_match``,
+           ``micro_f1``, ``macro_f1``, ``ece``, ``prediction_entropy``
+soft       ``cross_entropy``, ``kl_divergence``, ``accuracy`` (argmax agreement), ``ece``,
+           ``target_entropy``, ``prediction_entropy``
+========== ==================================================================================
+
+AUROC and F1 come from :mod:`sklearn.metrics`, which is in the ``report`` and ``test``
+extras but not a core dependency: without scikit-learn they are left out, and the result's
+``notes`` say so (they are not re-implemented here). Expected calibration error has no
+scikit-learn function; :func:`expected_calibration_error` is its NumPy implementation.
+A metric that is undefined for the data (AUROC with one class present, top-5 accuracy with
+five classes or fewer, F1 on soft targets) is left out with a note too.
 """
 
 from __future__ import annotations
@@ -12,161 +33,294 @@ from typing import Any
 
 import numpy as np
 
+from crossent._array import namespace, sigmoid, softmax
 from crossent.info import binary_entropy, entropy, kl_divergence
-from crossent.losses import (
-    binary_cross_entropy,
-    categorical_cross_entropy,
-    sigmoid_binary_cross_entropy,
-    softmax_cross_entropy,
-)
-from crossent.task import TASKS, infer_task
+from crossent.task import ROW_SUM_TOLERANCE, TASKS, check, infer_task, loss_for
+
+__all__ = ["CALIBRATION_BINS", "TOP_K", "evaluate", "expected_calibration_error"]
+
+CALIBRATION_BINS = 15
+"""Equal-width confidence bins of :func:`expected_calibration_error` (Guo et al., 2017)."""
+
+TOP_K = 5
+"""``k`` of the multi-class top-k accuracy."""
+
+_SKLEARN_MISSING = "scikit-learn is not installed (pip install 'crossent[report]')"
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    from crossent._array import namespace, softmax
+def expected_calibration_error(
+    confidence: np.ndarray, correct: np.ndarray, *, bins: int = CALIBRATION_BINS
+) -> float:
+    r"""Expected calibration error of top-label confidences.
 
-    return np.asarray(softmax(namespace(z), z, axis=-1))
+    With the predictions split into ``bins`` equal-width confidence bins
+    :math:`B_b = \{i : c_i \in (\tfrac{b}{M}, \tfrac{b+1}{M}]\}` (a confidence of 0 goes in
+    the first bin),
 
+    .. math:: \mathrm{ECE} = \sum_{b} \frac{|B_b|}{N}\,
+        \big|\mathrm{acc}(B_b) - \mathrm{conf}(B_b)\big|
+        = \frac{1}{N} \sum_b \Big|\sum_{i \in B_b} (\mathbb{1}[\text{correct}_i] - c_i)\Big|
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    from crossent._array import namespace, sigmoid
+    where :math:`\mathrm{acc}` and :math:`\mathrm{conf}` are the bin's mean correctness and
+    mean confidence. 0 is perfectly calibrated; the largest value is 1.
 
-    return np.asarray(sigmoid(namespace(z), z))
+    Args:
+        confidence: ``[N]`` probability of each predicted label, in [0, 1].
+        correct: ``[N]`` whether each prediction was right (booleans or 0/1).
+        bins: number of bins ``M``. Default: :data:`CALIBRATION_BINS` (15).
+
+    Returns:
+        The ECE, a float in [0, 1].
+
+    Raises:
+        ValueError: mismatched or empty inputs, confidences outside [0, 1], ``bins < 1``.
+
+    References:
+        Guo, Pleiss, Sun, Weinberger. "On Calibration of Modern Neural Networks." ICML 2017.
+        Naeini, Cooper, Hauskrecht. "Obtaining Well Calibrated Probabilities Using Bayesian
+        Binning." AAAI 2015.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent.evaluate import expected_calibration_error
+        >>> conf = np.array([0.9, 0.9, 0.6, 0.6])
+        >>> round(expected_calibration_error(conf, np.array([1, 1, 1, 0])), 4)
+        0.1
+    """
+    conf = np.asarray(confidence, dtype=np.float64).reshape(-1)
+    hit = np.asarray(correct, dtype=np.float64).reshape(-1)
+    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
+        raise ValueError(f"`bins` must be a positive integer; got bins={bins!r}.")
+    if conf.shape != hit.shape or conf.size == 0:
+        raise ValueError(
+            f"`confidence` and `correct` must be non-empty and of one length; got "
+            f"{conf.size} and {hit.size}."
+        )
+    if np.any((conf < 0) | (conf > 1)):
+        raise ValueError(
+            f"`confidence` must lie in [0, 1]; got values from {float(conf.min())!r} to {float(conf.max())!r}."
+        )
+    index = np.clip(np.ceil(conf * bins).astype(np.int64) - 1, 0, bins - 1)
+    gap = np.bincount(index, weights=hit - conf, minlength=bins)
+    return float(np.sum(np.abs(gap)) / conf.size)
 
 
 def looks_like_probabilities(pred: np.ndarray, task: str) -> bool:
-    """Whether ``pred`` could be probabilities for ``task`` (else they are taken as logits)."""
+    """Whether ``pred`` could be probabilities for ``task`` (else they are taken as logits).
+
+    All values in [0, 1], and for ``"multiclass"``/``"soft"`` rows summing to 1 within
+    :data:`crossent.task.ROW_SUM_TOLERANCE` times ``sqrt(C)``.
+    """
     if np.any(pred < 0) or np.any(pred > 1):
         return False
     if task in ("multiclass", "soft") and pred.ndim == 2:
-        return bool(np.allclose(pred.sum(axis=1), 1.0, atol=1e-3))
+        tol = ROW_SUM_TOLERANCE * max(1.0, math.sqrt(pred.shape[1]))
+        return bool(np.all(np.abs(pred.sum(axis=1) - 1) <= tol))
     return True
 
 
 def evaluate(
     pred: np.ndarray, targets: np.ndarray, *, from_logits: bool | None = None, task: str = "auto"
 ) -> dict[str, Any]:
-    """Score predictions ``pred`` against ``targets``.
+    """Score predictions ``pred`` against ``targets`` with the metrics of the task.
 
     Args:
         pred: logits or probabilities: ``[N]`` or ``[N, 1]`` for a binary task, ``[N, C]``
             otherwise.
         targets: ``[N]`` labels, or ``[N, C]`` one-hot, multi-hot or probability rows.
+            Whole-number floats (e.g. read from CSV) are accepted as class indices.
         from_logits: ``True`` for logits, ``False`` for probabilities, ``None`` to decide from
             the values (probabilities when all lie in [0, 1] and, for multi-class, rows sum
-            to 1).
-        task: ``"auto"`` or one of :data:`crossent.task.TASKS`.
+            to 1). Default: ``None``.
+        task: ``"auto"`` (:func:`crossent.task.infer_task` with the predictions' width) or
+            one of :data:`crossent.task.TASKS`. Default: ``"auto"``.
 
     Returns:
-        ``{"task", "input", "n", "metrics": {name: value}}``.
+        ``{"task", "input", "n", "loss", "metrics": {name: float}, "notes": [str]}``;
+        ``input`` is ``"logits"`` or ``"probabilities"``, ``loss`` the name of the loss
+        behind ``cross_entropy``, ``notes`` says why a metric is missing.
 
     Raises:
-        ValueError: for shapes that do not fit the task, labels out of range, and the
-            losses' own input errors.
+        ValueError: shapes that do not fit the task, labels out of range, the mistakes
+            :func:`crossent.task.check` refuses (e.g. a multi-class task on one output),
+            and the losses' own input errors.
+        TypeError: targets that are not numbers.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent.evaluate import evaluate
+        >>> result = evaluate(np.array([2.0, -1.0, 0.5, -3.0]), np.array([1, 0, 0, 0]))
+        >>> result["task"], result["input"], result["metrics"]["accuracy"]
+        ('binary', 'logits', 0.75)
     """
     if task not in ("auto", *TASKS):
         raise ValueError(f"`task` must be 'auto' or one of {TASKS}; got task={task!r}.")
     pred = np.asarray(pred, dtype=np.float64)
-    n_outputs = 1 if pred.ndim == 1 else pred.shape[-1]
-    if task == "auto":
-        task = infer_task(targets, n_outputs=n_outputs)
+    targets = np.asarray(targets)
+    if targets.dtype.kind not in "biuf":
+        raise TypeError(f"`targets` must hold numbers; got dtype {targets.dtype}.")
+    if pred.ndim not in (1, 2) or targets.ndim not in (1, 2):
+        raise ValueError(
+            f"predictions and targets must be [N] or [N, C]; got shapes {pred.shape} and "
+            f"{targets.shape}."
+        )
     if pred.shape[0] != targets.shape[0]:
         raise ValueError(
             f"predictions have {pred.shape[0]} rows but targets have {targets.shape[0]}."
         )
+    n_outputs = 1 if pred.ndim == 1 else pred.shape[1]
+    if task == "auto":
+        task = infer_task(targets, n_outputs=n_outputs)
     if from_logits is None:
         from_logits = not looks_like_probabilities(pred, task)
-    scorer = {"binary": _binary, "multiclass": _multiclass, "multilabel": _multilabel, "soft": _soft}
-    metrics = scorer[task](pred, targets, from_logits)
+    choice = loss_for(task)
+    loss = choice.loss if from_logits else choice.probability_loss
+    scorer = {"binary": _binary, "multiclass": _multiclass, "multilabel": _multilabel}
+    metrics, notes = scorer.get(task, _soft)(pred, targets, from_logits, loss)
     return {
         "task": task,
         "input": "logits" if from_logits else "probabilities",
         "n": int(pred.shape[0]),
+        "loss": loss.__name__,
         "metrics": {k: float(v) for k, v in metrics.items()},
+        "notes": notes,
     }
 
 
-def _binary(pred: np.ndarray, targets: np.ndarray, from_logits: bool) -> dict[str, float]:
-    z = pred.reshape(-1) if pred.ndim == 2 and pred.shape[1] == 1 else pred
-    y = np.asarray(targets, dtype=np.float64).reshape(-1)
-    if z.ndim != 1:
-        raise ValueError(f"a binary task needs predictions of shape [N] or [N, 1]; got {pred.shape}.")
-    if from_logits:
-        loss = sigmoid_binary_cross_entropy(z, y)
-        p = _sigmoid(z)
-    else:
-        loss = binary_cross_entropy(z, y)
-        p = z
-    return {
-        "cross_entropy": float(loss),
+Scores = tuple[dict[str, float], list[str]]
+
+
+def _sklearn_metrics() -> Any:
+    """:mod:`sklearn.metrics`, or ``None`` when scikit-learn is not installed."""
+    try:
+        from sklearn import metrics
+    except ImportError:
+        return None
+    return metrics
+
+
+def _probabilities(pred: np.ndarray, from_logits: bool, activation: str) -> np.ndarray:
+    if not from_logits:
+        return pred
+    xp = namespace(pred)
+    return np.asarray(softmax(xp, pred, axis=-1) if activation == "softmax" else sigmoid(xp, pred))
+
+
+def _binary_calibration(p: np.ndarray, y: np.ndarray) -> float:
+    """Top-label ECE of independent binary decisions: confidence ``max(p, 1 − p)``."""
+    return expected_calibration_error(np.maximum(p, 1 - p), (p > 0.5) == (y > 0.5))
+
+
+def _binary(pred: np.ndarray, targets: np.ndarray, from_logits: bool, loss: Any) -> Scores:
+    if pred.ndim == 2 and pred.shape[1] != 1:
+        raise ValueError(
+            f"a binary task needs predictions of shape [N] or [N, 1]; got {pred.shape} "
+            "(for two softmax units pass --task multiclass)."
+        )
+    z = pred.reshape(-1)
+    y = targets.reshape(-1) if targets.ndim == 2 and targets.shape[1] == 1 else targets
+    check(z, y, loss=loss)
+    y = y.astype(np.float64)
+    p = _probabilities(z, from_logits, "sigmoid")
+    metrics = {
+        "cross_entropy": float(loss(z, y)),
         "accuracy": float(np.mean((p > 0.5) == (y > 0.5))),
-        "prediction_entropy": float(np.mean(binary_entropy(p))),
     }
+    notes = []
+    hard = bool(np.all((y == 0) | (y == 1)))
+    sk = _sklearn_metrics()
+    if not hard:
+        notes.append("auroc omitted: it needs 0/1 targets, these are soft")
+    elif np.unique(y).size < 2:
+        notes.append("auroc omitted: only one class is present in the targets")
+    elif sk is None:
+        notes.append(f"auroc omitted: {_SKLEARN_MISSING}")
+    else:
+        # Ranking by the raw scores: the sigmoid is monotone, and logits keep the order of
+        # predictions that saturate to the same probability.
+        metrics["auroc"] = float(sk.roc_auc_score(y, z))
+    metrics["ece"] = _binary_calibration(p, y)
+    metrics["prediction_entropy"] = float(np.mean(binary_entropy(p)))
+    return metrics, notes
 
 
-def _class_indices(targets: np.ndarray, n_classes: int) -> np.ndarray:
-    if targets.ndim == 2:
-        if targets.shape[1] != n_classes:
-            raise ValueError(
-                f"one-hot targets have {targets.shape[1]} columns but predictions have {n_classes}."
-            )
-        return np.argmax(targets, axis=1)
-    if not np.all(targets == np.round(targets)):
-        raise ValueError("multi-class targets must be whole-number class indices.")
+def _class_indices(targets: np.ndarray) -> np.ndarray:
+    """``[N]`` whole-number labels as int64 (they may come from a CSV as floats)."""
+    if targets.dtype.kind == "f":
+        if not np.all(targets == np.round(targets)):
+            raise ValueError("multi-class targets must be whole-number class indices.")
+        return targets.astype(np.int64)
     return targets.astype(np.int64)
 
 
-def _multiclass(pred: np.ndarray, targets: np.ndarray, from_logits: bool) -> dict[str, float]:
+def _multiclass(pred: np.ndarray, targets: np.ndarray, from_logits: bool, loss: Any) -> Scores:
     if pred.ndim != 2:
         raise ValueError(f"a multi-class task needs predictions of shape [N, C]; got {pred.shape}.")
-    y = _class_indices(targets, pred.shape[1])
-    if from_logits:
-        loss = float(softmax_cross_entropy(pred, y))
-        q = _softmax(pred)
-    else:
-        loss = float(categorical_cross_entropy(pred, y))
-        q = pred
-    return {
-        "cross_entropy": loss,
+    y = targets if targets.ndim == 2 else _class_indices(targets)
+    check(pred, y if y.ndim == 1 else y.astype(np.float64), loss=loss, ignore_index=None)
+    if y.ndim == 2:
+        y = np.argmax(y, axis=1)  # one-hot rows, as check has just made sure
+    q = _probabilities(pred, from_logits, "softmax")
+    cross_entropy = float(loss(pred, y, ignore_index=None))
+    n_classes = pred.shape[1]
+    metrics = {
+        "cross_entropy": cross_entropy,
         "accuracy": float(np.mean(np.argmax(q, axis=1) == y)),
-        "perplexity": math.exp(loss) if loss < 700 else math.inf,
-        "prediction_entropy": float(np.mean(entropy(q))),
     }
-
-
-def _multilabel(pred: np.ndarray, targets: np.ndarray, from_logits: bool) -> dict[str, float]:
-    y = np.asarray(targets, dtype=np.float64)
-    if pred.shape != y.shape:
-        raise ValueError(f"multi-label predictions {pred.shape} and targets {y.shape} must match.")
-    if from_logits:
-        loss = sigmoid_binary_cross_entropy(pred, y)
-        p = _sigmoid(pred)
+    notes = []
+    if n_classes > TOP_K:
+        top = np.argpartition(-pred, TOP_K - 1, axis=1)[:, :TOP_K]
+        metrics[f"top{TOP_K}_accuracy"] = float(np.mean(np.any(top == y[:, None], axis=1)))
     else:
-        loss = binary_cross_entropy(pred, y)
-        p = pred
+        notes.append(f"top{TOP_K}_accuracy omitted: there are only {n_classes} classes")
+    if cross_entropy < math.log(np.finfo(np.float64).max):
+        metrics["perplexity"] = math.exp(cross_entropy)
+    else:
+        notes.append("perplexity omitted: exp(cross_entropy) overflows")
+    metrics["ece"] = expected_calibration_error(np.max(q, axis=1), np.argmax(q, axis=1) == y)
+    metrics["prediction_entropy"] = float(np.mean(entropy(q)))
+    return metrics, notes
+
+
+def _multilabel(pred: np.ndarray, targets: np.ndarray, from_logits: bool, loss: Any) -> Scores:
+    y = targets.astype(np.float64) if targets.dtype.kind != "f" else targets
+    check(pred, y, loss=loss)
+    p = _probabilities(pred, from_logits, "sigmoid")
     hits = (p > 0.5) == (y > 0.5)
-    return {
-        "cross_entropy": float(loss),
+    metrics = {
+        "cross_entropy": float(loss(pred, y)),
         "label_accuracy": float(np.mean(hits)),
-        "exact_match": float(np.mean(np.all(hits, axis=1))),
-        "prediction_entropy": float(np.mean(binary_entropy(p))),
+        "exact_match": float(np.mean(np.all(hits, axis=-1))),
     }
-
-
-def _soft(pred: np.ndarray, targets: np.ndarray, from_logits: bool) -> dict[str, float]:
-    t = np.asarray(targets, dtype=np.float64)
-    if pred.shape != t.shape:
-        raise ValueError(f"predictions {pred.shape} and target distributions {t.shape} must match.")
-    if from_logits:
-        loss = float(softmax_cross_entropy(pred, t))
-        q = _softmax(pred)
+    notes = []
+    sk = _sklearn_metrics()
+    if not bool(np.all((y == 0) | (y == 1))):
+        notes.append("micro_f1, macro_f1 omitted: they need 0/1 targets, these are soft")
+    elif sk is None:
+        notes.append(f"micro_f1, macro_f1 omitted: {_SKLEARN_MISSING}")
     else:
-        loss = float(categorical_cross_entropy(pred, t))
-        q = pred
-    return {
-        "cross_entropy": loss,
+        truth, guess = y.astype(np.int64), (p > 0.5).astype(np.int64)
+        for average in ("micro", "macro"):
+            # A label with no true and no predicted positive scores 0 (scikit-learn's
+            # default, made explicit to silence its warning).
+            score = sk.f1_score(truth, guess, average=average, zero_division=0.0)
+            metrics[f"{average}_f1"] = float(score)
+    metrics["ece"] = _binary_calibration(p, y)
+    metrics["prediction_entropy"] = float(np.mean(binary_entropy(p)))
+    return metrics, notes
+
+
+def _soft(pred: np.ndarray, targets: np.ndarray, from_logits: bool, loss: Any) -> Scores:
+    t = targets.astype(np.float64)
+    check(pred, t, loss=loss)
+    q = _probabilities(pred, from_logits, "softmax")
+    hit = np.argmax(q, axis=1) == np.argmax(t, axis=1)
+    metrics = {
+        "cross_entropy": float(loss(pred, t)),
         "kl_divergence": float(np.mean(kl_divergence(t, q))),
-        "accuracy": float(np.mean(np.argmax(q, axis=1) == np.argmax(t, axis=1))),
+        "accuracy": float(np.mean(hit)),
+        "ece": expected_calibration_error(np.max(q, axis=1), hit),
         "target_entropy": float(np.mean(entropy(t))),
         "prediction_entropy": float(np.mean(entropy(q))),
     }
+    return metrics, []

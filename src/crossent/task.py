@@ -1,49 +1,108 @@
-"""Which task the targets describe, and so which activation and loss fit.
+r"""Which task the targets describe, which activation and loss fit it, and guardrails.
 
 The seeds' main practical lesson (CLAIMS.md C8–C10): softmax + cross-entropy is for
-mutually exclusive classes, one sigmoid + BCE per output for binary and multi-label
-targets. :func:`infer_task` reads the targets and names the task.
+mutually exclusive classes, one sigmoid + binary cross-entropy per output for binary and
+multi-label targets. Three functions put it to work:
+
+* :func:`infer_task` reads the targets and names the task;
+* :func:`loss_for` gives the activation and loss that fit a task, and why;
+* :func:`check` refuses the classic mistakes with an explanation and the fix. The four
+  core losses run it when called with ``check=True``.
+
+The mistakes :func:`check` knows:
+
+1. softmax (or categorical) cross-entropy on a one-unit output: the softmax of one unit is
+   always 1, so the loss is always 0 (seed 004's Keras IMDB run; Keras refuses it);
+2. categorical cross-entropy :math:`-\sum_c y_c \log a_c` over independent sigmoid outputs
+   or on multi-hot targets: the labels with :math:`y_c = 0` contribute nothing, so nothing
+   pushes their outputs down (seed 004, multi-label);
+3. probabilities where logits are expected: rows in [0, 1] summing to 1 put through a
+   second softmax;
+4. logits where probabilities are expected: values outside [0, 1];
+5. class indices out of range, and targets whose width does not match the outputs.
+
+The value checks read the arrays, so they are skipped for JAX tracers inside
+``jit``/``grad``; the shape checks always run.
 """
 
 from __future__ import annotations
 
-import numpy as np
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from crossent._array import Array
+from crossent import _checks
+from crossent._array import (
+    Array,
+    asarray,
+    compute_dtype,
+    dtype_name,
+    index_dtype,
+    is_concrete,
+    is_floating,
+    is_integer,
+    move_class_axis_last,
+    namespace,
+    numel,
+    to_float,
+)
+from crossent.losses import (
+    binary_cross_entropy,
+    categorical_cross_entropy,
+    sigmoid_binary_cross_entropy,
+    softmax_cross_entropy,
+)
 
-__all__ = ["TASKS", "infer_task"]
+__all__ = [
+    "LOSS_KINDS",
+    "ROW_SUM_TOLERANCE",
+    "TASKS",
+    "LossChoice",
+    "LossKind",
+    "check",
+    "infer_task",
+    "loss_for",
+]
 
 TASKS = ("binary", "multiclass", "multilabel", "soft")
+"""The tasks :func:`infer_task` can name."""
 
 
-def _as_numpy(targets: Array) -> np.ndarray:
-    if isinstance(targets, np.ndarray):
-        return targets
-    if hasattr(targets, "detach"):  # torch
-        return targets.detach().cpu().numpy()
-    return np.asarray(targets)
+# ---------------------------------------------------------------------------------------
+# Task inference
+# ---------------------------------------------------------------------------------------
 
 
 def infer_task(targets: Array, *, n_outputs: int | None = None) -> str:
     """Name the task the ``targets`` describe.
 
-    * ``"binary"`` — 0/1 labels ``[N]`` or ``[N, 1]``, or one output unit (``n_outputs=1``);
-    * ``"multiclass"`` — class indices ``[N]`` with more than two classes, or one-hot rows;
-    * ``"multilabel"`` — 0/1 rows ``[N, L]`` where some row has a number of 1s other than one;
+    * ``"binary"`` — 0/1 labels ``[N]`` or ``[N, 1]`` (or soft targets in [0, 1]) for one
+      output unit;
+    * ``"multiclass"`` — class indices ``[N]`` with more than two classes (or with
+      ``n_outputs=2``), or one-hot rows ``[N, C]``;
+    * ``"multilabel"`` — 0/1 rows ``[N, L]`` where some row has a number of 1s other than
+      one (including none), or rows of values in [0, 1] that do not sum to 1;
     * ``"soft"`` — rows of probabilities summing to 1 that are not all one-hot.
 
+    Rows that are all one-hot are read as multi-class: the targets alone cannot tell them
+    from a multi-label data set whose samples happen to carry one label each.
+
     Args:
-        targets: the targets, any array library.
-        n_outputs: the model's output width, when known; it settles ``[N]`` 0/1 labels with
+        targets: the targets, any array library; booleans count as 0/1.
+        n_outputs: the model's output width, when known. It settles ``[N]`` 0/1 labels with
             two output units as ``"multiclass"`` and is checked against the targets' width.
+            Default: ``None`` (not known).
 
     Returns:
         One of :data:`TASKS`.
 
     Raises:
         ValueError: when the targets cannot tell (a single row of several columns, values
-            that are neither labels nor probabilities, a width that does not match
-            ``n_outputs``), with the reason.
+            that are neither labels nor probabilities, more than two dimensions, a width or
+            class count that does not match ``n_outputs``, traced JAX arrays), with the
+            reason.
+        TypeError: ``n_outputs`` that is not an integer.
 
     Example:
         >>> import numpy as np
@@ -52,37 +111,53 @@ def infer_task(targets: Array, *, n_outputs: int | None = None) -> str:
         'multiclass'
         >>> infer_task(np.array([[1, 0, 1], [0, 1, 1]]))
         'multilabel'
+        >>> infer_task(np.array([1, 0, 0, 1]), n_outputs=2)
+        'multiclass'
     """
-    y = _as_numpy(targets)
-    if y.ndim == 0 or y.size == 0:
-        raise ValueError(f"`targets` must hold at least one label; got shape {y.shape}.")
+    if n_outputs is not None:
+        _checks.positive("n_outputs", _checks.integer("n_outputs", n_outputs))
+    y = asarray(targets, "targets")
+    xp = namespace(y)
+    if not is_concrete(y):
+        raise ValueError(
+            "`targets`: infer_task reads the values, so it cannot run on traced JAX arrays "
+            "(inside jit or grad); call it outside the traced function."
+        )
+    if y.ndim == 0 or numel(y) == 0:
+        raise ValueError(f"`targets` must hold at least one label; got shape {tuple(y.shape)}.")
     if y.ndim > 2:
         raise ValueError(
-            f"`targets` must be [N] labels or [N, K] rows; got shape {y.shape} "
-            "(flatten spatial axes first)."
+            f"`targets` must be [N] labels or [N, K] rows; got shape {tuple(y.shape)} "
+            "(flatten the spatial axes first)."
         )
-    finite = np.all(np.isfinite(y)) if y.dtype.kind == "f" else True
-    if not finite:
-        raise ValueError("`targets` contain NaN or infinite values.")
-    whole = bool(np.all(y == np.round(y)))
+    if not (is_integer(xp, y) or is_floating(xp, y)):
+        y = xp.astype(y, xp.int64)  # booleans
+    if is_floating(xp, y):
+        y = to_float(xp, y, compute_dtype(xp, y))
+        if not bool(xp.all(xp.isfinite(y))):
+            raise ValueError("`targets` contain NaN or infinite values.")
+        whole = bool(xp.all(y == xp.round(y)))
+    else:
+        whole = True
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim == 1:
-        return _infer_from_labels(y, whole, n_outputs)
-    return _infer_from_rows(y, whole, n_outputs)
+        return _infer_from_labels(xp, y, whole, n_outputs)
+    return _infer_from_rows(xp, y, whole, n_outputs)
 
 
-def _infer_from_labels(y: np.ndarray, whole: bool, n_outputs: int | None) -> str:
+def _infer_from_labels(xp: Any, y: Any, whole: bool, n_outputs: int | None) -> str:
+    low, high = float(xp.min(y)), float(xp.max(y))
     if not whole:
-        if np.all((y >= 0) & (y <= 1)) and n_outputs in (None, 1):
+        if low >= 0 and high <= 1 and n_outputs in (None, 1):
             return "binary"  # soft binary targets: probabilities of the positive class
         raise ValueError(
             "`targets`: a 1-d array must hold class indices (whole numbers ≥ 0) or binary "
-            f"targets in [0, 1]; got values from {y.min()!r} to {y.max()!r}."
+            f"targets in [0, 1]; got values from {low!r} to {high!r}."
         )
-    if y.min() < 0:
-        raise ValueError(f"`targets`: class indices must be ≥ 0; got {int(y.min())}.")
-    n_classes = int(y.max()) + 1
+    if low < 0:
+        raise ValueError(f"`targets`: class indices must be ≥ 0; got {int(low)}.")
+    n_classes = int(high) + 1
     if n_outputs is not None and n_outputs > 1 and n_classes > n_outputs:
         raise ValueError(
             f"`targets`: class index {n_classes - 1} is out of range for {n_outputs} outputs."
@@ -97,7 +172,7 @@ def _infer_from_labels(y: np.ndarray, whole: bool, n_outputs: int | None) -> str
     return "multiclass"
 
 
-def _infer_from_rows(y: np.ndarray, whole: bool, n_outputs: int | None) -> str:
+def _infer_from_rows(xp: Any, y: Any, whole: bool, n_outputs: int | None) -> str:
     n, k = y.shape
     if n_outputs is not None and n_outputs != k:
         raise ValueError(f"`targets` have {k} columns but the model has {n_outputs} outputs.")
@@ -106,14 +181,535 @@ def _infer_from_rows(y: np.ndarray, whole: bool, n_outputs: int | None) -> str:
             "`targets`: a single row cannot tell a one-hot multi-class target from a "
             "multi-label one; pass more rows or the task explicitly."
         )
-    if np.any(y < 0) or np.any(y > 1):
+    low, high = float(xp.min(y)), float(xp.max(y))
+    if low < 0 or high > 1:
         raise ValueError(
             "`targets`: rows must hold 0/1 labels or probabilities in [0, 1]; got values "
-            f"from {y.min()!r} to {y.max()!r}."
+            f"from {low!r} to {high!r}."
         )
-    row_sums = y.sum(axis=1)
     if whole:
-        return "multiclass" if np.all(row_sums == 1) else "multilabel"
-    if np.allclose(row_sums, 1.0, atol=1e-3):
+        return "multiclass" if bool(xp.all(xp.sum(y, axis=1) == 1)) else "multilabel"
+    if bool(xp.all(_sums_to_one(xp, y, loose=True))):
         return "soft"
     return "multilabel"  # soft multi-label targets (e.g. label-smoothed multi-hot)
+
+
+# ---------------------------------------------------------------------------------------
+# The loss for a task
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LossChoice:
+    """The activation and loss that fit a task, returned by :func:`loss_for`.
+
+    Attributes:
+        task: one of :data:`TASKS`.
+        activation: ``"sigmoid"`` (one independent Bernoulli per output) or ``"softmax"``
+            (one distribution over mutually exclusive classes); the loss applies it to the
+            logits itself, so the model outputs logits.
+        loss: the crossent loss, called as ``loss(logits, targets, ...)``.
+        name: the loss's name, e.g. ``"softmax_cross_entropy"``.
+        reason: one sentence on why this pairing fits the task.
+        probability_loss: the same loss on probabilities (outputs already through the
+            activation), e.g. for saved predictions; less exact than ``loss`` on logits.
+    """
+
+    task: str
+    activation: str
+    loss: Callable[..., Array]
+    name: str
+    reason: str
+    probability_loss: Callable[..., Array]
+
+
+_CHOICES: dict[str, LossChoice] = {
+    choice.task: choice
+    for choice in (
+        LossChoice(
+            "binary",
+            "sigmoid",
+            sigmoid_binary_cross_entropy,
+            "sigmoid_binary_cross_entropy",
+            "One output unit with a sigmoid gives P(y=1), and binary cross-entropy's two "
+            "terms give positives and negatives a gradient; a softmax over one unit is "
+            "always 1, so its cross-entropy is always 0 and nothing is learned.",
+            binary_cross_entropy,
+        ),
+        LossChoice(
+            "multiclass",
+            "softmax",
+            softmax_cross_entropy,
+            "softmax_cross_entropy",
+            "The classes are mutually exclusive, so a softmax makes one distribution of the "
+            "outputs (raising the true class lowers the others) and cross-entropy on it is "
+            "the negative log-likelihood, with gradient softmax(z) − y.",
+            categorical_cross_entropy,
+        ),
+        LossChoice(
+            "multilabel",
+            "sigmoid",
+            sigmoid_binary_cross_entropy,
+            "sigmoid_binary_cross_entropy",
+            "The labels are independent, so each gets its own sigmoid and binary "
+            "cross-entropy, which also pushes absent labels down; a softmax would make the "
+            "labels compete, and −Σ y log a over sigmoids ignores the absent ones.",
+            binary_cross_entropy,
+        ),
+        LossChoice(
+            "soft",
+            "softmax",
+            softmax_cross_entropy,
+            "softmax_cross_entropy",
+            "The targets are distributions over exclusive classes, and softmax "
+            "cross-entropy with probability targets H(p, q) = H(p) + KL(p‖q) is minimised "
+            "exactly when the prediction equals the target distribution.",
+            categorical_cross_entropy,
+        ),
+    )
+}
+
+
+def loss_for(task: str) -> LossChoice:
+    """The activation and loss that fit ``task``, as a callable, with one sentence of why.
+
+    ============  ==========  ================================  ===========================
+    task          activation  loss                              targets
+    ============  ==========  ================================  ===========================
+    binary        sigmoid     ``sigmoid_binary_cross_entropy``  0/1 of the logits' shape
+    multiclass    softmax     ``softmax_cross_entropy``         class indices or one-hot
+    multilabel    sigmoid     ``sigmoid_binary_cross_entropy``  multi-hot ``[N, L]``
+    soft          softmax     ``softmax_cross_entropy``         probability rows ``[N, C]``
+    ============  ==========  ================================  ===========================
+
+    Args:
+        task: one of :data:`TASKS`, e.g. from :func:`infer_task`.
+
+    Returns:
+        A :class:`LossChoice` ``(task, activation, loss, name, reason)``.
+
+    Raises:
+        ValueError: an unknown ``task``.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent.task import loss_for
+        >>> choice = loss_for("multilabel")
+        >>> choice.activation, choice.name
+        ('sigmoid', 'sigmoid_binary_cross_entropy')
+        >>> round(float(choice.loss(np.zeros((1, 2)), np.array([[1.0, 0.0]]))), 4)
+        0.6931
+    """
+    if task not in _CHOICES:
+        raise ValueError(f"`task` must be one of {TASKS}; got task={task!r}.")
+    return _CHOICES[task]
+
+
+# ---------------------------------------------------------------------------------------
+# Guardrails
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LossKind:
+    """How a loss reads its inputs, which is what :func:`check` needs to know.
+
+    Attributes:
+        family: ``"softmax"`` (one distribution over exclusive classes along an axis) or
+            ``"sigmoid"`` (one independent Bernoulli per element).
+        takes: ``"logits"`` or ``"probs"``.
+    """
+
+    family: str
+    takes: str
+
+
+LOSS_KINDS: dict[str, LossKind] = {
+    "softmax_cross_entropy": LossKind("softmax", "logits"),
+    "categorical_cross_entropy": LossKind("softmax", "probs"),
+    "softmax_focal_loss": LossKind("softmax", "logits"),
+    "sigmoid_binary_cross_entropy": LossKind("sigmoid", "logits"),
+    "binary_cross_entropy": LossKind("sigmoid", "probs"),
+    "sigmoid_focal_loss": LossKind("sigmoid", "logits"),
+    "ghm_classification_loss": LossKind("sigmoid", "logits"),
+    "GHMC": LossKind("sigmoid", "logits"),
+    "asymmetric_loss": LossKind("sigmoid", "logits"),
+}
+"""The losses :func:`check` knows, by name."""
+
+ROW_SUM_TOLERANCE = 1e-3
+"""How far from 1 (times ``sqrt(C)``) a row may sum and still be read as a distribution.
+
+Used to tell what outputs and targets *are* (probabilities saved as float32 or rounded
+in a CSV file still count); the losses' own check of probability targets is stricter
+in float64.
+"""
+
+SIGMOID_PROBS_MIN_COUNT = 32
+"""Fewest outputs from which :func:`check` judges that a sigmoid loss got probabilities.
+
+All of 32 symmetric-initialised logits landing in [0, 1] has a chance below 1e-9, so a
+false alarm needs a model that really never outputs a negative logit.
+"""
+
+SIGMOID_PROBS_MIN_SPREAD = 0.5
+"""Smallest range ``max − min`` of outputs in [0, 1] that :func:`check` reads as probabilities
+given to a sigmoid loss; narrower outputs (e.g. every logit near a prior-initialised bias)
+pass."""
+
+
+def check(
+    outputs: Array,
+    targets: Array,
+    *,
+    loss: str | Callable[..., Any],
+    axis: int = -1,
+    ignore_index: int | None = -100,
+) -> None:
+    r"""Refuse the classic mistakes of pairing ``outputs``, ``targets`` and ``loss``.
+
+    Passes silently for a correct pairing; otherwise raises with what is wrong, why it
+    matters and the fix, for each of the mistakes of :mod:`crossent.task`: a softmax loss
+    on one output unit, categorical cross-entropy on multi-hot targets or on independent
+    sigmoid outputs (rows of ``probs`` that do not sum to 1), probabilities where logits
+    are expected, logits where probabilities are expected, class indices out of range and
+    targets whose width does not match the outputs.
+
+    Probabilities given to a softmax loss are recognised exactly (every row in [0, 1],
+    summing to 1). For a sigmoid loss the check is a heuristic: it fires when at least
+    :data:`SIGMOID_PROBS_MIN_COUNT` outputs all lie in [0, 1], spread over at least
+    :data:`SIGMOID_PROBS_MIN_SPREAD`, while some targets are negative (their logits should
+    be below 0, since :math:`\sigma(z) \ge 1/2` for :math:`z \ge 0`).
+
+    Args:
+        outputs: what the model gives the loss: logits or probabilities.
+        targets: the targets as the loss would get them.
+        loss: a crossent loss or its name (one of :data:`LOSS_KINDS`, e.g.
+            ``"softmax_cross_entropy"``).
+        axis: the class axis of a softmax-family loss. Default: ``-1``.
+        ignore_index: class index that a softmax-family loss ignores; ``None`` for none.
+            Default: ``-100``.
+
+    Returns:
+        ``None``.
+
+    Raises:
+        ValueError: for each mistake above, naming it and the fix; for an unknown ``loss``
+            name or a function that is not a crossent loss.
+        TypeError: ``loss`` neither a string nor callable; class indices stored as floats
+            for a softmax-family loss.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent.task import check
+        >>> labels = np.array([[1.0], [0.0], [1.0]])
+        >>> check(np.array([[2.0], [-1.0], [0.5]]), labels, loss="sigmoid_binary_cross_entropy")
+        >>> check(np.array([[2.0], [-1.0], [0.5]]), labels, loss="softmax_cross_entropy")
+        ... # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+            ...
+        ValueError: softmax_cross_entropy over a single output unit...
+    """
+    name, kind = _loss_kind(loss)
+    outputs = asarray(outputs, "outputs")
+    targets = asarray(targets, "targets")
+    xp = namespace(outputs, targets)
+    if kind.family == "softmax":
+        ax = _checks.axis("axis", axis, outputs.ndim)
+        _check_softmax_targets(xp, name, kind, outputs, targets, ax, ignore_index)
+        _check_softmax_outputs(xp, name, kind, move_class_axis_last(xp, outputs, ax))
+    else:
+        _check_sigmoid_targets(xp, name, outputs, targets)
+        _check_sigmoid_outputs(xp, name, kind, outputs, targets)
+
+
+def _loss_kind(loss: Any) -> tuple[str, LossKind]:
+    if isinstance(loss, str):
+        name = loss
+    elif callable(loss):
+        name = getattr(loss, "__name__", type(loss).__name__)  # a GHMC instance: its class
+        if not str(getattr(loss, "__module__", "")).startswith("crossent"):
+            raise ValueError(
+                f"`loss` must be a crossent loss or its name; got {name!r} "
+                f"from {getattr(loss, '__module__', None)!r}."
+            )
+    else:
+        raise TypeError(f"`loss` must be a crossent loss or its name; got {type(loss).__name__}.")
+    if name not in LOSS_KINDS:
+        raise ValueError(f"`loss` must be one of {sorted(LOSS_KINDS)}; got loss={name!r}.")
+    return name, LOSS_KINDS[name]
+
+
+def _check_softmax_targets(
+    xp: Any,
+    name: str,
+    kind: LossKind,
+    outputs: Any,
+    targets: Any,
+    ax: int,
+    ignore_index: int | None,
+) -> None:
+    shape, n_classes = tuple(outputs.shape), outputs.shape[ax]
+    index_shape = shape[:ax] + shape[ax + 1 :]
+    one_per_sample = outputs.ndim == 1 and is_integer(xp, targets) and tuple(targets.shape) == shape
+    if n_classes == 1 or one_per_sample:
+        if kind.takes == "logits":
+            why = "the softmax of one unit is always 1, so the loss is always 0"
+        else:
+            why = (
+                "with one unit −Σ y log a keeps only −y log a, so samples with y = 0 give no "
+                "gradient and every prediction drifts to 1 (Keras, which renormalises, gets a "
+                "constant loss of 0)"
+            )
+        raise ValueError(
+            f"{name} over a single output unit (outputs of shape {shape}, classes on axis "
+            f"{ax}): {why} — the Keras trap of seed 004. Fix: for a binary task use "
+            "sigmoid_binary_cross_entropy on one logit per sample (binary_cross_entropy "
+            "for probabilities), or give the model one output per class for softmax."
+        )
+    if is_integer(xp, targets):
+        if tuple(targets.shape) != index_shape:
+            raise ValueError(_index_shape_message(name, shape, tuple(targets.shape), ax))
+        _check_index_range(xp, name, targets, n_classes, ignore_index)
+        return
+    if not is_floating(xp, targets):
+        return  # booleans: the loss itself refuses them with a TypeError
+    if tuple(targets.shape) == index_shape:
+        if is_concrete(targets) and bool(xp.all(targets == xp.round(targets))):
+            raise TypeError(
+                f"`targets` look like class indices but have dtype {dtype_name(targets.dtype)}; "
+                f"{name} reads float targets as probabilities of the outputs' shape. Fix: "
+                "cast them to an integer dtype (e.g. targets.astype('int64'))."
+            )
+        raise ValueError(_index_shape_message(name, shape, tuple(targets.shape), ax))
+    if tuple(targets.shape) != shape:
+        raise ValueError(
+            f"`targets` of shape {tuple(targets.shape)} do not match `outputs` of shape {shape}: "
+            f"one-hot or probability targets need the outputs' shape, {n_classes} classes on "
+            f"axis {ax}. Fix: give the model one output per class, or encode the targets "
+            f"with {n_classes} columns (class indices of shape {index_shape} also work)."
+        )
+    if not is_concrete(targets) or numel(targets) == 0:
+        return
+    t = move_class_axis_last(xp, to_float(xp, targets, compute_dtype(xp, targets)), ax)
+    if bool(xp.any((t < 0) | (t > 1))):
+        raise ValueError(
+            f"`targets` must hold probabilities in [0, 1] for {name}; got values from "
+            f"{float(xp.min(t))!r} to {float(xp.max(t))!r}. Fix: pass one-hot rows or "
+            "distributions, or integer class indices."
+        )
+    fits = _sums_to_one(xp, t)
+    if bool(xp.all(fits)):
+        return
+    sums = xp.sum(t, axis=-1)
+    if bool(xp.all((t == 0) | (t == 1))):
+        most = int(float(xp.max(sums)))
+        labels = f"up to {most} positive labels per row" if most > 1 else "rows with no label"
+        raise ValueError(
+            f"`targets` are multi-hot ({labels}): a multi-label task, which {name} cannot learn: it reads each row as one "
+            "distribution over exclusive classes, so the labels compete for one unit of "
+            "probability and −Σ y log a gives the absent labels (y = 0) no gradient of their "
+            "own (seed 004). Fix: use "
+            "sigmoid_binary_cross_entropy with one logit per label (k independent sigmoids)."
+        )
+    raise ValueError(
+        f"`targets`: {int(xp.sum(xp.astype(~fits, index_dtype(xp))))} rows do not sum to 1 (e.g. "
+        f"{float(sums[~fits][0])!r}), so they are not distributions over exclusive classes. "
+        "Fix: normalise each row, or, for independent labels, use "
+        "sigmoid_binary_cross_entropy."
+    )
+
+
+def _index_shape_message(
+    name: str, shape: tuple[int, ...], target_shape: tuple[int, ...], ax: int
+) -> str:
+    index_shape = shape[:ax] + shape[ax + 1 :]
+    if target_shape == shape:
+        fix = "pass class indices (targets.argmax(axis)) or make the one-hot rows floats"
+    elif target_shape == (*index_shape, 1):
+        fix = "drop the trailing axis of size 1 (targets[..., 0])"
+    else:
+        fix = (
+            "give the targets one class index per sample, or check that outputs and "
+            "targets come from the same batch"
+        )
+    return (
+        f"`targets` of shape {target_shape} do not fit `outputs` of shape {shape} for {name}: "
+        f"class indices need shape {index_shape} (the outputs' shape without the class axis "
+        f"{ax}), probability targets shape {shape}. Fix: {fix}."
+    )
+
+
+def _check_index_range(
+    xp: Any, name: str, targets: Any, n_classes: int, ignore_index: int | None
+) -> None:
+    if not is_concrete(targets) or numel(targets) == 0:
+        return
+    counted = targets if ignore_index is None else targets[targets != ignore_index]
+    if numel(counted) == 0:
+        return
+    low, high = int(xp.min(counted)), int(xp.max(counted))
+    if low >= 0 and high < n_classes:
+        return
+    first = int(counted[(counted < 0) | (counted >= n_classes)][0])
+    if low == 1 and high == n_classes:
+        fix = f"the labels look 1-based (1..{n_classes}): subtract 1"
+    elif high >= n_classes:
+        fix = f"the model needs one output per class, at least {high + 1} outputs"
+    else:
+        fix = (
+            "negative labels are not classes; mark samples to skip with ignore_index="
+            f"{ignore_index!r}"
+            if ignore_index is not None
+            else "negative labels are not classes; pass ignore_index to skip samples"
+        )
+    valid = f"0..{n_classes - 1}" + (
+        f" or ignore_index={ignore_index}" if ignore_index is not None else ""
+    )
+    raise ValueError(
+        f"`targets`: class index {first} is out of range for {n_classes} outputs (valid: "
+        f"{valid}; labels span {low}..{high}) in {name}. Fix: {fix}."
+    )
+
+
+def _check_softmax_outputs(xp: Any, name: str, kind: LossKind, outputs: Any) -> None:
+    """``outputs`` with the class axis last."""
+    if not is_concrete(outputs) or numel(outputs) == 0:
+        return
+    out = to_float(xp, outputs, compute_dtype(xp, outputs))
+    in_unit = bool(xp.all((out >= 0) & (out <= 1)))
+    if kind.takes == "logits":
+        if in_unit and bool(xp.all(_sums_to_one(xp, out, loose=True))):
+            raise ValueError(
+                f"`outputs` look like probabilities, not logits: every row lies in [0, 1] and "
+                f"sums to 1. {name} applies its own softmax, so this is a double softmax: no "
+                f"prediction can exceed e/(e + C − 1) = {_double_softmax_ceiling(out.shape[-1]):.3g} "
+                f"for C = {out.shape[-1]}, and the gradient is weakened. Fix: pass "
+                "the logits (the layer before the softmax), or use categorical_cross_entropy "
+                "for probabilities."
+            )
+        return
+    if not in_unit:
+        raise ValueError(_logits_for_probs_message(xp, name, out, "softmax_cross_entropy"))
+    fits = _sums_to_one(xp, out, loose=True)
+    if not bool(xp.all(fits)):
+        sums = xp.sum(out, axis=-1)
+        raise ValueError(
+            f"`outputs` rows do not sum to 1 ({int(xp.sum(xp.astype(~fits, index_dtype(xp))))} rows, "
+            f"e.g. {float(sums[~fits][0])!r}): they look like independent sigmoid outputs, "
+            f"and {name}'s −Σ y log a over them gives the labels with y = 0 no gradient, so "
+            "every output is pushed toward 1 (seed 004). Fix: for exclusive classes output "
+            "logits and use softmax_cross_entropy; for independent labels use "
+            "binary_cross_entropy (sigmoid_binary_cross_entropy on logits)."
+        )
+
+
+def _logits_for_probs_message(xp: Any, name: str, out: Any, logits_loss: str) -> str:
+    return (
+        f"`outputs` hold values from {float(xp.min(out))!r} to {float(xp.max(out))!r}, outside "
+        f"[0, 1]: these look like logits, but {name} expects probabilities (its log of a "
+        f"value outside [0, 1] is meaningless). Fix: pass the logits to {logits_loss}, which "
+        "applies the activation in log space, or apply the activation first."
+    )
+
+
+def _check_sigmoid_targets(xp: Any, name: str, outputs: Any, targets: Any) -> None:
+    shape, target_shape = tuple(outputs.shape), tuple(targets.shape)
+    if target_shape != shape:
+        if shape == (*target_shape, 1) or target_shape == (*shape, 1):
+            fix = "reshape the targets to the outputs' shape (e.g. targets.reshape(outputs.shape))"
+            raise ValueError(
+                f"`targets` of shape {target_shape} and `outputs` of shape {shape} differ by a "
+                f"trailing axis of size 1; {name} needs one target per output (elementwise "
+                f"code would broadcast them to an [N, N] grid of unrelated pairs). Fix: {fix}."
+            )
+        if outputs.ndim >= 2 and target_shape == shape[:-1] and _whole_numbers(xp, targets):
+            raise ValueError(
+                f"`targets` of shape {target_shape} look like class indices, but {name} "
+                f"needs one 0/1 target per output, shape {shape}. Fix: one-hot encode them "
+                f"into {shape[-1]} columns, or use softmax_cross_entropy for single-label "
+                "classes."
+            )
+        raise ValueError(
+            f"`targets` of shape {target_shape} do not match `outputs` of shape {shape}: "
+            f"{name} needs one target per output. Fix: give the model one output per label, "
+            "or check that outputs and targets come from the same batch."
+        )
+    if not is_concrete(targets) or numel(targets) == 0:
+        return
+    t = _as_float(xp, targets)
+    low, high = float(xp.min(t)), float(xp.max(t))
+    if low < 0 or high > 1:
+        whole = bool(xp.all(t == xp.round(t)))
+        fix = (
+            f"one-hot encode the class indices ({int(high) + 1} columns), or use "
+            "softmax_cross_entropy for single-label classes"
+            if whole and low >= 0
+            else "pass 0/1 labels or probabilities of the positive class"
+        )
+        raise ValueError(
+            f"`targets` hold values from {low!r} to {high!r}, outside [0, 1]: {name} needs a "
+            f"0/1 label (or a probability) per output. Fix: {fix}."
+        )
+
+
+def _check_sigmoid_outputs(xp: Any, name: str, kind: LossKind, outputs: Any, targets: Any) -> None:
+    if not (is_concrete(outputs) and is_concrete(targets)) or numel(outputs) == 0:
+        return
+    out = to_float(xp, outputs, compute_dtype(xp, outputs))
+    low, high = float(xp.min(out)), float(xp.max(out))
+    in_unit = low >= 0 and high <= 1
+    if kind.takes == "probs":
+        if not in_unit:
+            raise ValueError(
+                _logits_for_probs_message(xp, name, out, "sigmoid_binary_cross_entropy")
+            )
+        return
+    t = _as_float(xp, targets)
+    some_negative = bool(xp.any(t < 0.5))
+    if (
+        in_unit
+        and some_negative
+        and numel(out) >= SIGMOID_PROBS_MIN_COUNT
+        and high - low >= SIGMOID_PROBS_MIN_SPREAD
+    ):
+        raise ValueError(
+            f"`outputs` look like probabilities, not logits: all {numel(out)} lie in [0, 1] "
+            f"(from {low:.3g} to {high:.3g}) although some targets are 0. {name} applies its "
+            "own sigmoid, and σ(z) ≥ 0.5 for z ≥ 0, so no prediction can ever be negative. "
+            "Fix: pass the logits (the layer before the sigmoid), or use "
+            "binary_cross_entropy for probabilities."
+        )
+
+
+def _sums_to_one(xp: Any, x: Any, *, loose: bool = False) -> Any:
+    """Per row (last axis): whether it sums to 1, within ``tol · max(1, sqrt(C))``.
+
+    ``tol`` is that of :func:`crossent._checks.rows_sum_to_one` (1e-6 in float64, 1e-3
+    otherwise), which the losses apply to probability targets; ``loose=True`` uses
+    :data:`ROW_SUM_TOLERANCE` whatever the dtype, for reading what values *are*.
+    """
+    if loose:
+        tol = ROW_SUM_TOLERANCE
+    else:
+        tol = 1e-6 if dtype_name(x.dtype) == "float64" else 1e-3
+    return xp.abs(xp.sum(x, axis=-1) - 1) <= tol * max(1.0, math.sqrt(x.shape[-1]))
+
+
+def _whole_numbers(xp: Any, x: Any) -> bool:
+    """Integer dtype, or concrete floats that are all whole numbers (labels read from a CSV)."""
+    if not is_floating(xp, x):
+        return True
+    return is_concrete(x) and bool(xp.all(x == xp.round(x)))
+
+
+def _as_float(xp: Any, x: Any) -> Any:
+    """``x`` in its compute dtype; integer or boolean labels as float32 (exact for labels)."""
+    if is_floating(xp, x):
+        return to_float(xp, x, compute_dtype(xp, x))
+    return xp.astype(x, xp.float32)
+
+
+def _double_softmax_ceiling(n_classes: int) -> float:
+    """Largest probability a softmax of probabilities can give: one input 1, the rest 0."""
+    return math.e / (math.e + n_classes - 1)

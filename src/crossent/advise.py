@@ -1,0 +1,334 @@
+"""``crossent advise``: which activation and loss fit saved targets, and why.
+
+:func:`advise` reads the targets (NumPy arrays, as :func:`crossent._io.load_array` gives
+them) and returns a plain dictionary: the task (:func:`crossent.task.infer_task`), the
+recommended activation and loss with the reason (:func:`crossent.task.loss_for`), the class
+balance and, when the imbalance is strong, what to do about it. Given the model's outputs
+too, it reports what :func:`crossent.task.check` finds wrong with the pairing.
+:func:`render` turns the dictionary into the text the command prints.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import numpy as np
+
+from crossent.evaluate import looks_like_probabilities
+from crossent.task import LOSS_KINDS, check, infer_task, loss_for
+
+__all__ = ["STRONG_IMBALANCE", "advise", "render"]
+
+STRONG_IMBALANCE = 10.0
+"""Imbalance ratio (largest count / smallest count) from which :func:`advise` suggests a fix.
+
+Ten is the mildest imbalance factor of the long-tailed CIFAR benchmarks of Cui et al.
+("Class-Balanced Loss Based on Effective Number of Samples", CVPR 2019), where
+re-weighting starts to pay.
+"""
+
+MAX_LISTED_CLASSES = 20
+"""Classes listed one by one in the text output; beyond this only a summary."""
+
+
+def advise(
+    targets: np.ndarray, pred: np.ndarray | None = None, *, loss: str | None = None
+) -> dict[str, Any]:
+    """Advise on the loss for ``targets`` and check ``pred`` against them.
+
+    Args:
+        targets: ``[N]`` labels, or ``[N, C]`` one-hot, multi-hot or probability rows.
+        pred: the model's outputs for the same samples (logits or probabilities), or
+            ``None``. Default: ``None``.
+        loss: the loss the outputs are meant for, by name (one of
+            :data:`crossent.task.LOSS_KINDS`), or ``None`` for the recommended one, in its
+            probability version when ``pred`` looks like probabilities. Default: ``None``.
+
+    Returns:
+        ``{"task", "n", "recommendation": {"activation", "loss", "probability_loss",
+        "reason"}, "balance": {"of", "names", "counts", "imbalance_ratio", "strong",
+        "empty", "notes"}, "suggestions": [str], "predictions": None | {"shape", "input", "task",
+        "loss", "problems": [str]}}``. ``imbalance_ratio`` is ``None`` when some class has
+        no samples. Mistakes in ``pred`` are reported in ``problems``, not raised.
+
+    Raises:
+        ValueError: targets from which no task can be read (see
+            :func:`crossent.task.infer_task`), an unknown ``loss``.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent.advise import advise
+        >>> result = advise(np.array([0] * 95 + [1] * 5))
+        >>> result["task"], result["recommendation"]["loss"], result["balance"]["imbalance_ratio"]
+        ('binary', 'sigmoid_binary_cross_entropy', 19.0)
+    """
+    if loss is not None and loss not in LOSS_KINDS:
+        raise ValueError(f"`loss` must be one of {sorted(LOSS_KINDS)}; got loss={loss!r}.")
+    targets = np.asarray(targets)
+    task = infer_task(targets)
+    choice = loss_for(task)
+    balance = _balance(task, targets, None if pred is None else _width(np.asarray(pred)))
+    return {
+        "task": task,
+        "n": int(targets.shape[0]),
+        "recommendation": {
+            "activation": choice.activation,
+            "loss": choice.name,
+            "probability_loss": choice.probability_loss.__name__,
+            "reason": choice.reason,
+        },
+        "balance": balance,
+        "suggestions": _suggestions(task, balance, int(targets.shape[0])),
+        "predictions": None if pred is None else _check_predictions(targets, pred, loss),
+    }
+
+
+def _width(pred: np.ndarray) -> int | None:
+    if pred.ndim == 1:
+        return 1
+    return int(pred.shape[1]) if pred.ndim == 2 else None
+
+
+# ---------------------------------------------------------------------------------------
+# Class balance
+# ---------------------------------------------------------------------------------------
+
+
+def _balance(task: str, targets: np.ndarray, n_outputs: int | None) -> dict[str, Any]:
+    """Counts per class (positives per label for multi-label) and the imbalance ratio."""
+    y = targets.reshape(-1) if targets.ndim == 2 and targets.shape[1] == 1 else targets
+    y = y.astype(np.float64)
+    if task == "binary":
+        counts = np.array([np.sum(1 - y), np.sum(y)])  # soft targets give expected counts
+        of, names = "classes", ["0", "1"]
+    elif task == "multiclass":
+        if y.ndim == 2:
+            counts = y.sum(axis=0)
+        else:
+            width = max(int(y.max()) + 1, n_outputs or 0)
+            counts = np.bincount(y.astype(np.int64), minlength=width).astype(np.float64)
+        of, names = "classes", [str(c) for c in range(counts.size)]
+    elif task == "soft":
+        counts = y.sum(axis=0)  # expected counts: the probability mass of each class
+        of, names = "classes", [str(c) for c in range(counts.size)]
+    else:
+        counts = y.sum(axis=0)
+        of, names = "positives per label", [str(c) for c in range(counts.size)]
+    notes = []
+    if task == "multilabel":
+        # What matters per label is negatives per positive: the pos_weight of BCE.
+        negatives = y.shape[0] - counts
+        empty = [names[i] for i in np.flatnonzero(counts == 0)]
+        ratio = None if empty else float(np.max(negatives / counts))
+        if empty:
+            notes.append(f"labels {empty} have no positive sample")
+    else:
+        empty = [names[i] for i in np.flatnonzero(counts == 0)]
+        ratio = None if empty else float(counts.max() / counts.min())
+        if empty:
+            notes.append(f"classes {empty} have no sample")
+    return {
+        "of": of,
+        "names": names,
+        "counts": [_number(c) for c in counts],
+        "imbalance_ratio": ratio,
+        "strong": ratio is None or ratio >= STRONG_IMBALANCE,
+        "empty": empty,
+        "notes": notes,
+    }
+
+
+def _number(value: float) -> float | int:
+    """Whole counts as ints (JSON ``12``, not ``12.0``); expected counts stay floats."""
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _class_balanced_weights(counts: list[float]) -> list[float] | None:
+    """``crossent.class_balanced_weights(counts)`` when that function exists, else ``None``."""
+    try:
+        module = importlib.import_module("crossent.losses.weights")
+    except ImportError:
+        return None
+    function = getattr(module, "class_balanced_weights", None)
+    if function is None or min(counts) <= 0:
+        return None
+    return [float(w) for w in np.asarray(function(np.asarray(counts, dtype=np.float64)))]
+
+
+def _suggestions(task: str, balance: dict[str, Any], n: int) -> list[str]:
+    if not balance["strong"]:
+        return []
+    counts = balance["counts"]
+    ratio = balance["imbalance_ratio"]
+    strength = "some class has no sample" if ratio is None else f"imbalance ratio {ratio:.3g}"
+    if task == "binary":
+        negatives, positives = counts
+        if positives == 0 or negatives == 0:
+            return [f"only one class is present ({strength}): a classifier cannot learn the other"]
+        alpha = negatives / (negatives + positives)
+        return [
+            f"{strength}: weight the positive term, sigmoid_binary_cross_entropy(..., "
+            f"pos_weight={negatives / positives:.3g}) (negatives / positives), or α-balance "
+            f"it with sigmoid_focal_loss(..., alpha={alpha:.3g}, gamma=0.0)",
+            "if most samples are easy (e.g. dense detection), sigmoid_focal_loss(..., "
+            "alpha=0.25, gamma=2.0) down-weights them (Lin et al. 2017, RetinaNet)",
+        ]
+    if task == "multilabel":
+        positives = np.asarray(counts, dtype=np.float64)
+        if np.any(positives == 0):
+            return [
+                f"{strength}: a label with no positive sample cannot be learned; drop it or "
+                "collect positives"
+            ]
+        pos_weight = (n - positives) / positives
+        values = (
+            f"[{', '.join(f'{w:.3g}' for w in pos_weight)}]"
+            if pos_weight.size <= MAX_LISTED_CLASSES
+            else "negatives / positives per label"
+        )
+        return [
+            f"{strength} (negatives per positive, worst label): weight each label's positive "
+            f"term, sigmoid_binary_cross_entropy(..., pos_weight={values})",
+            "with many easy negatives per label, asymmetric_loss (Ridnik et al. 2021) or "
+            "sigmoid_focal_loss(..., gamma=2.0) down-weight them",
+        ]
+    if ratio is None:
+        return [
+            f"{strength}: classes {balance['empty']} cannot be learned from these targets; "
+            "check the labels, or drop those classes from the outputs"
+        ]
+    weights = _class_balanced_weights(counts)
+    values = "" if weights is None else f" = [{', '.join(f'{w:.3g}' for w in weights)}]"
+    return [
+        f"{strength}: weight the classes, softmax_cross_entropy(..., "
+        f"weight=class_balanced_weights(counts, beta=0.999){values}) (Cui et al. 2019)",
+        "if most samples are easy, softmax_focal_loss(..., gamma=2.0) down-weights them "
+        "(Lin et al. 2017)",
+    ]
+
+
+# ---------------------------------------------------------------------------------------
+# Predictions
+# ---------------------------------------------------------------------------------------
+
+
+def _check_predictions(targets: np.ndarray, pred: Any, loss: str | None) -> dict[str, Any]:
+    pred = np.asarray(pred, dtype=np.float64)
+    report: dict[str, Any] = {
+        "shape": list(pred.shape),
+        "input": None,
+        "task": None,
+        "loss": loss,
+        "problems": [],
+    }
+    problems: list[str] = report["problems"]
+    if pred.ndim not in (1, 2):
+        problems.append(f"predictions must be [N] or [N, C]; got shape {pred.shape}.")
+        return report
+    if pred.shape[0] != targets.shape[0]:
+        problems.append(
+            f"predictions have {pred.shape[0]} rows but targets have {targets.shape[0]}: "
+            "they are not the same samples."
+        )
+        return report
+    width = 1 if pred.ndim == 1 else pred.shape[1]
+    try:
+        task = infer_task(targets, n_outputs=width)
+    except ValueError as exc:
+        problems.append(str(exc))
+        if loss is None:
+            return report
+        task = infer_task(targets)
+    report["task"] = task
+    probabilities = looks_like_probabilities(pred, task)
+    report["input"] = "probabilities" if probabilities else "logits"
+    y = targets
+    if loss is None:
+        choice = loss_for(task)
+        loss = choice.probability_loss.__name__ if probabilities else choice.name
+        report["loss"] = loss
+        if task == "binary" and pred.ndim == 2 and y.ndim == 1:
+            pred = pred[:, 0]  # one unit saved as [N, 1]: the pairing we recommend is [N]
+        if task == "binary" and y.ndim == 2 and pred.ndim == 1:
+            y = y[:, 0]
+    if LOSS_KINDS[loss].family == "softmax" and y.ndim == 1 and _whole(y):
+        y = y.astype(np.int64)  # class indices read from a CSV file come as floats
+    elif y.dtype.kind != "f" and y.ndim == 2:
+        y = y.astype(np.float64)  # integer one-hot or multi-hot rows
+    try:
+        check(pred, y, loss=loss)
+    except (ValueError, TypeError) as exc:
+        problems.append(str(exc))
+    return report
+
+
+def _whole(y: np.ndarray) -> bool:
+    return y.dtype.kind in "biu" or bool(np.all(y == np.round(y)))
+
+
+# ---------------------------------------------------------------------------------------
+# Text
+# ---------------------------------------------------------------------------------------
+
+
+def render(result: dict[str, Any], *, target_name: str = "targets", pred_name: str = "") -> str:
+    """The text ``crossent advise`` prints for a result of :func:`advise`."""
+    from crossent.cli import format_table
+
+    rec = result["recommendation"]
+    balance = result["balance"]
+    lines = [
+        f"targets: {target_name} ({result['n']} samples)",
+        f"task: {result['task']}",
+        f"recommended: {rec['activation']} + {rec['loss']}  "
+        f"(on probabilities: {rec['probability_loss']})",
+        f"why: {rec['reason']}",
+        "",
+        f"balance ({balance['of']}):",
+    ]
+    counts = balance["counts"]
+    total = sum(counts) if balance["of"] == "classes" else result["n"]
+    rows = [
+        [name, _format_count(c), f"{c / total:.3f}" if total else "nan"]
+        for name, c in zip(balance["names"], counts, strict=True)
+    ]
+    if len(rows) > MAX_LISTED_CLASSES:
+        order = np.argsort(counts, kind="stable")
+        shown = [rows[i] for i in order[: MAX_LISTED_CLASSES // 2]]
+        shown += [["…", "", ""]] + [rows[i] for i in order[-(MAX_LISTED_CLASSES // 2) :]]
+        rows = shown
+    share = "share" if balance["of"] == "classes" else "of samples"
+    lines.append(
+        format_table(["class" if balance["of"] == "classes" else "label", "count", share], rows)
+    )
+    ratio = balance["imbalance_ratio"]
+    ratio_text = "undefined" if ratio is None else f"{ratio:.3g}"
+    what = (
+        "negatives per positive, worst label"
+        if result["task"] == "multilabel"
+        else "largest / smallest"
+    )
+    lines.append(
+        f"imbalance ratio ({what}): {ratio_text}"
+        + (" — strong" if balance["strong"] else f" — below {STRONG_IMBALANCE:g}, no change needed")
+    )
+    lines += [f"note: {n}" for n in balance["notes"]]
+    if result["suggestions"]:
+        lines += ["", "suggestions:"] + [f"  - {s}" for s in result["suggestions"]]
+    pred = result["predictions"]
+    if pred is not None:
+        lines += ["", f"predictions: {pred_name or 'outputs'} (shape {tuple(pred['shape'])})"]
+        if pred["input"] is not None:
+            lines.append(
+                f"  read as {pred['input']} for a {pred['task']} task; checked with {pred['loss']}"
+            )
+        if pred["problems"]:
+            lines += [f"  problem: {p}" for p in pred["problems"]]
+        else:
+            lines.append("  no problems found")
+    return "\n".join(lines)
+
+
+def _format_count(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:.4g}"
