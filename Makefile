@@ -16,10 +16,12 @@ $(VENV)/.installed-%: pyproject.toml Makefile
 	$(PIP) install -q -e ".[$*]"
 	touch $@
 
+# The main job: train real models, check every claim, write report/index.html.
 demo: $(VENV)/.installed-all
 	$(VENV)/bin/crossent explain
 	$(PY) examples/make_demo_data.py demo
 	$(VENV)/bin/crossent eval demo/pred_logits.npy demo/labels.npy --from-logits
+	$(VENV)/bin/crossent reproduce --out report
 
 test: $(VENV)/.installed-all,test
 	$(VENV)/bin/ruff check src tests

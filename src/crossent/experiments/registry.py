@@ -1,0 +1,174 @@
+"""What a claim is, what checking it produces, and the rule that turns numbers into a verdict.
+
+A :class:`Claim` pairs the text of CLAIMS.md with a function that runs the experiment and
+returns a :class:`Result`: the setting it chose, the criterion, the measured numbers, the
+verdict computed from them by :func:`verdict`, and the figures and tables that show it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crossent.experiments import datasets
+from crossent.experiments.training import NoProgress, Progress, deterministic
+
+__all__ = [
+    "DOES_NOT_HOLD",
+    "HOLDS",
+    "HOLDS_WITH_CORRECTION",
+    "VERDICTS",
+    "Claim",
+    "Context",
+    "Figure",
+    "Options",
+    "Result",
+    "Table",
+    "verdict",
+]
+
+HOLDS = "holds"
+HOLDS_WITH_CORRECTION = "holds with a correction"
+DOES_NOT_HOLD = "does not hold"
+VERDICTS = (HOLDS, HOLDS_WITH_CORRECTION, DOES_NOT_HOLD)
+
+
+def verdict(holds: bool, *, correction: bool = False) -> str:
+    """The verdict from the measured outcome.
+
+    Args:
+        holds: whether the measured numbers meet the claim's criterion.
+        correction: whether the numbers also show that the seed's statement needs
+            correcting (a wrong formula, convention or explanation) for it to hold.
+
+    Returns:
+        :data:`DOES_NOT_HOLD` when the criterion fails, else :data:`HOLDS_WITH_CORRECTION`
+        or :data:`HOLDS`.
+
+    Example:
+        >>> from crossent.experiments.registry import verdict
+        >>> steps_bce, steps_mse, speedup = 50, 469, 3.0
+        >>> verdict(steps_bce * speedup <= steps_mse)
+        'holds'
+        >>> verdict(True, correction=True), verdict(False, correction=True)
+        ('holds with a correction', 'does not hold')
+    """
+    if not holds:
+        return DOES_NOT_HOLD
+    return HOLDS_WITH_CORRECTION if correction else HOLDS
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A plot as inline SVG markup, with a caption saying what to look at."""
+
+    title: str
+    svg: str
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A small table of the report: a title, column headers and rows of text."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
+class Result:
+    """What checking one claim found.
+
+    Attributes:
+        verdict: one of :data:`VERDICTS`, from :func:`verdict`.
+        criterion: the test applied, with its thresholds, in words.
+        measured: the numbers the verdict was computed from (JSON-serialisable).
+        setting: what was run and why that setting (the seed's or the paper's).
+        finding: what the numbers say, in a sentence or two.
+        headline: the key numbers in one short line, for the summaries.
+        figures, tables: what the report shows.
+    """
+
+    verdict: str
+    criterion: str
+    measured: dict[str, Any]
+    setting: str
+    finding: str
+    headline: str = ""
+    figures: list[Figure] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Options:
+    """The user's choices for one run of ``crossent reproduce``."""
+
+    quick: bool = False
+    seed: int = 0
+    mnist: Path | None = None
+    imdb: Path | None = None
+
+
+class Context:
+    """What an experiment may use: the options, shared data (loaded once) and progress."""
+
+    def __init__(self, options: Options, progress: Progress | None = None):
+        # Seeded, deterministic, one torch thread: on a shared machine more threads only
+        # contend (a tiny matmul goes from microseconds to milliseconds).
+        deterministic(options.seed)
+        self.options = options
+        self.progress: Progress = progress or NoProgress()
+        self.store: dict[str, Any] = {}
+        """Results shared between experiments (a model trained for one claim, reused by another)."""
+
+    @property
+    def quick(self) -> bool:
+        return self.options.quick
+
+    @property
+    def seed(self) -> int:
+        return self.options.seed
+
+    def size(self, *, quick: int, full: int) -> int:
+        """``quick`` under ``--quick``, else ``full``."""
+        return quick if self.options.quick else full
+
+    def multiclass(self) -> datasets.Split:
+        """The seeds' MNIST when ``--mnist`` was given, else scikit-learn's digits."""
+        if "multiclass" not in self.store:
+            path = self.options.mnist
+            self.store["multiclass"] = (
+                datasets.load_mnist(path) if path else datasets.digits(self.seed)
+            )
+        split: datasets.Split = self.store["multiclass"]
+        return split
+
+    def binary(self) -> datasets.Split:
+        """The seeds' IMDB when ``--imdb`` was given, else scikit-learn's breast cancer."""
+        if "binary" not in self.store:
+            path = self.options.imdb
+            self.store["binary"] = (
+                datasets.load_imdb(path) if path else datasets.breast_cancer(self.seed)
+            )
+        split: datasets.Split = self.store["binary"]
+        return split
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of CLAIMS.md and the experiment that checks it.
+
+    Attributes:
+        id: the stable identifier (``"C6"``).
+        claim: the claim in a sentence.
+        source: where it comes from (``"seed 002"``, ``"seeds 001, 003"``).
+        run: the experiment.
+    """
+
+    id: str
+    claim: str
+    source: str
+    run: Callable[[Context], Result]

@@ -1,0 +1,295 @@
+"""The report: one self-contained ``index.html`` and ``claims.json``.
+
+The page carries everything inline — the style sheet, the plots as SVG — and loads
+nothing: no script, font, image or style sheet from anywhere. It reads on a phone (one
+column, tables that scroll sideways, plots that scale) and in print (no colours needed:
+every verdict is also written out).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crossent._io import atomic_write_text
+from crossent.experiments.registry import (
+    DOES_NOT_HOLD,
+    HOLDS,
+    HOLDS_WITH_CORRECTION,
+    VERDICTS,
+    Claim,
+    Options,
+    Result,
+    Table,
+)
+
+__all__ = ["Outcome", "claims_json", "render_html", "write"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A claim, what checking it found, and how long that took."""
+
+    claim: Claim
+    result: Result
+    seconds: float
+
+
+_CSS = """
+:root { --ink: #1b1b1b; --muted: #5a5a5a; --rule: #d8d8d8; --bg: #ffffff;
+        --holds: #1d6b3a; --fix: #8a5a00; --fails: #a4262c; }
+* { box-sizing: border-box; }
+body { margin: 0 auto; max-width: 62rem; padding: 1rem; color: var(--ink); background: var(--bg);
+       font: 16px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif; }
+h1 { font-size: 1.6rem; line-height: 1.25; margin: 0.5rem 0; }
+h2 { font-size: 1.25rem; margin: 0 0 0.5rem; display: flex; flex-wrap: wrap; gap: 0.5rem;
+     align-items: baseline; }
+p, dd { overflow-wrap: anywhere; }
+a { color: inherit; }
+.lead { color: var(--muted); }
+.verdict { display: inline-block; padding: 0.05rem 0.5rem; border-radius: 0.3rem; font-weight: 600;
+           font-size: 0.9rem; border: 1px solid currentColor; white-space: nowrap; }
+.v-holds { color: var(--holds); }
+.v-fix { color: var(--fix); }
+.v-fails { color: var(--fails); }
+section.claim { border-top: 2px solid var(--rule); padding: 1rem 0; }
+blockquote { margin: 0.5rem 0; padding: 0.25rem 0.75rem; border-left: 4px solid var(--rule);
+             font-style: italic; }
+dl { display: grid; grid-template-columns: 8rem 1fr; gap: 0.35rem 1rem; margin: 0.75rem 0; }
+dt { font-weight: 600; color: var(--muted); }
+dd { margin: 0; }
+figure { margin: 1rem 0; break-inside: avoid; page-break-inside: avoid; }
+figure svg { display: block; width: 100%; height: auto; max-width: 48rem; }
+figcaption { color: var(--muted); font-size: 0.9rem; }
+.scroll { overflow-x: auto; margin: 0.75rem 0; }
+table { border-collapse: collapse; font-size: 0.9rem; min-width: 50%; }
+caption { text-align: left; font-weight: 600; padding: 0.25rem 0; }
+th, td { border-bottom: 1px solid var(--rule); padding: 0.3rem 0.6rem; text-align: left;
+         vertical-align: top; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+table.measured { table-layout: fixed; width: 100%; max-width: 46rem; }
+table.measured th:first-child { width: 40%; }
+table.measured td { text-align: left; white-space: normal; overflow-wrap: anywhere; }
+.counts { display: flex; flex-wrap: wrap; gap: 0.5rem 1.5rem; margin: 0.5rem 0 1rem; }
+footer { border-top: 2px solid var(--rule); margin-top: 1rem; padding-top: 0.5rem;
+         color: var(--muted); font-size: 0.9rem; }
+code { font-size: 0.9em; }
+@media (max-width: 40rem) {
+  body { padding: 0.6rem; font-size: 15px; }
+  dl { grid-template-columns: 1fr; }
+  dt { margin-top: 0.4rem; }
+  .verdict { white-space: normal; }
+}
+@media print {
+  body { max-width: none; padding: 0; font-size: 11pt; }
+  a { text-decoration: none; }
+  section.claim { break-before: auto; }
+  .scroll { overflow: visible; }
+  h2, figure, table { break-inside: avoid; page-break-inside: avoid; }
+}
+"""
+
+_VERDICT_CLASS = {HOLDS: "v-holds", HOLDS_WITH_CORRECTION: "v-fix", DOES_NOT_HOLD: "v-fails"}
+
+SIGNIFICANT = 4
+"""Significant digits of the numbers in the measured-values tables."""
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _badge(verdict: str) -> str:
+    return f'<span class="verdict {_VERDICT_CLASS[verdict]}">{_e(verdict)}</span>'
+
+
+def _format(value: Any) -> str:
+    """A measured value, compactly: floats to :data:`SIGNIFICANT` digits, lists and dicts inline."""
+    if isinstance(value, bool) or value is None:
+        return str(value).lower() if value is not None else "—"
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.{SIGNIFICANT}g}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_format(v) for v in value) + "]"
+    if isinstance(value, dict):
+        if any(isinstance(v, dict) for v in value.values()):
+            return "(a table of tables: see claims.json)"
+        return "; ".join(f"{k}: {_format(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.rstrip("%"))
+    except ValueError:
+        return False
+    return True
+
+
+def _table(table: Table, css_class: str = "") -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in table.headers)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="num">{_e(c)}</td>' if _is_number(c) else f"<td>{_e(c)}</td>" for c in row
+        )
+        + "</tr>"
+        for row in table.rows
+    )
+    return (
+        f'<div class="scroll"><table class="{css_class}"><caption>{_e(table.title)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+    )
+
+
+def _measured_table(measured: dict[str, Any]) -> str:
+    rows = [[key.replace("_", " "), _format(value)] for key, value in measured.items()]
+    return _table(Table("Measured", ["quantity", "value"], rows), "measured")
+
+
+def _section(o: Outcome) -> str:
+    r = o.result
+    parts = [
+        f'<section class="claim" id="{_e(o.claim.id)}">',
+        f"<h2>{_e(o.claim.id)} {_badge(r.verdict)}</h2>",
+        f"<blockquote>{_e(o.claim.claim)}</blockquote>",
+        "<dl>",
+        f"<dt>Source</dt><dd>{_e(o.claim.source)}</dd>",
+        f"<dt>Measured</dt><dd>{_e(r.headline)}</dd>",
+        f"<dt>Setting</dt><dd>{_e(r.setting)}</dd>",
+        f"<dt>Criterion</dt><dd>{_e(r.criterion)}</dd>",
+        f"<dt>Finding</dt><dd>{_e(r.finding)}</dd>",
+        f"<dt>Verdict</dt><dd>{_badge(r.verdict)} <small>({o.seconds:.1f} s)</small></dd>",
+        "</dl>",
+    ]
+    for fig in r.figures:
+        caption = f"<strong>{_e(fig.title)}.</strong> {_e(fig.caption)}"
+        parts.append(
+            f'<figure role="img" aria-label="{_e(fig.title)}">{fig.svg}'
+            f"<figcaption>{caption}</figcaption></figure>"
+        )
+    parts.extend(_table(t) for t in r.tables)
+    parts.append(_measured_table(r.measured))
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _data_note(options: Options) -> str:
+    multiclass = (
+        f"MNIST from {options.mnist}"
+        if options.mnist
+        else ("scikit-learn's digits in place of MNIST")
+    )
+    binary = (
+        f"IMDB from {options.imdb}"
+        if options.imdb
+        else ("scikit-learn's breast-cancer set in place of IMDB")
+    )
+    return f"{multiclass}; {binary}"
+
+
+def render_html(
+    outcomes: Sequence[Outcome], options: Options, *, seconds: float, versions: str
+) -> str:
+    """The whole page as one string."""
+    counts = {v: sum(o.result.verdict == v for o in outcomes) for v in VERDICTS}
+    summary_rows = "".join(
+        f'<tr><td><a href="#{_e(o.claim.id)}">{_e(o.claim.id)}</a></td>'
+        f"<td>{_badge(o.result.verdict)}</td><td>{_e(o.result.headline)}</td></tr>"
+        for o in outcomes
+    )
+    mode = "quick run (--quick)" if options.quick else "full run"
+    count_html = "".join(f"<span>{_badge(v)} × {counts[v]}</span>" for v in VERDICTS)
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            "<head>",
+            '<meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            "<title>crossent reproduce — the claims, checked</title>",
+            f"<style>{_CSS}</style>",
+            "</head>",
+            "<body>",
+            "<header>",
+            "<h1>Cross-entropy: the claims of the seed articles, checked</h1>",
+            '<p class="lead">Each claim below was tested by computing or by training real models '
+            "(PyTorch, CPU, seeded). The verdict is computed from the measured numbers against the "
+            "stated criterion: <em>holds</em>, <em>holds with a correction</em> (the seed's statement "
+            "needs the correction given in the finding), or <em>does not hold</em>.</p>",
+            f"<p>{_e(mode)}, seed {options.seed}, {len(outcomes)} claims in {seconds:.0f} s. "
+            f"Data: {_e(_data_note(options))}. {_e(versions)}.</p>",
+            f'<div class="counts">{count_html}</div>',
+            '<div class="scroll"><table><caption>Summary</caption><thead><tr><th>claim</th>'
+            "<th>verdict</th><th>measured</th></tr></thead>"
+            f"<tbody>{summary_rows}</tbody></table></div>",
+            "</header>",
+            "<main>",
+            *[_section(o) for o in outcomes],
+            "</main>",
+            "<footer>Written by <code>crossent reproduce</code>"
+            + (" --quick" if options.quick else "")
+            + f" --seed {options.seed}. The numbers behind every verdict are in claims.json next to "
+            "this file.</footer>",
+            "</body>",
+            "</html>",
+            "",
+        ]
+    )
+
+
+def claims_json(outcomes: Sequence[Outcome]) -> str:
+    """``claims.json``: a list of ``{id, claim, source, verdict, criterion, measured, ...}``."""
+    records = [
+        {
+            "id": o.claim.id,
+            "claim": o.claim.claim,
+            "source": o.claim.source,
+            "verdict": o.result.verdict,
+            "criterion": o.result.criterion,
+            "measured": _finite(o.result.measured),
+            "headline": o.result.headline,
+            "setting": o.result.setting,
+            "finding": o.result.finding,
+            "seconds": round(o.seconds, 2),
+        }
+        for o in outcomes
+    ]
+    return (
+        json.dumps(records, indent=2, ensure_ascii=False, allow_nan=False, default=_json_default)
+        + "\n"
+    )
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities replaced by ``None`` (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):  # NumPy scalars and arrays
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} to claims.json")
+
+
+def write(
+    outcomes: Sequence[Outcome], options: Options, out: Path, *, seconds: float, versions: str
+) -> Path:
+    """Write ``index.html`` and ``claims.json`` into ``out`` (each via a temporary file and a
+    rename); return the path of ``index.html``."""
+    data = claims_json(outcomes)  # first: a value it cannot write fails before any file is touched
+    page = render_html(outcomes, options, seconds=seconds, versions=versions)
+    for name, text in (("claims.json", data), ("index.html", page)):
+        atomic_write_text(out / name, text)
+    return out / "index.html"
