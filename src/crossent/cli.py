@@ -108,8 +108,102 @@ def _eval_run(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2))
         return 0
     print(f"task: {result['task']}   input: {result['input']}   samples: {result['n']}")
+    print(f"loss: {result['loss']}")
     rows = [[name, f"{value:.6g}"] for name, value in result["metrics"].items()]
     print(format_table(["metric", "value"], rows))
+    for note in result["notes"]:
+        print(f"note: {note}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- advise
+
+
+def _advise_args(p: argparse.ArgumentParser) -> None:
+    from crossent.task import LOSS_KINDS
+
+    p.add_argument(
+        "target", help="targets: labels [N], or one-hot / multi-hot / probability rows [N, C]"
+    )
+    p.add_argument("--pred", help="the model's outputs (logits or probabilities), to check")
+    p.add_argument(
+        "--loss",
+        choices=sorted(LOSS_KINDS),
+        help="the loss the outputs are for (default: the recommended one)",
+    )
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _advise_run(args: argparse.Namespace) -> int:
+    from crossent.advise import advise, render
+
+    target = load_array(args.target, what="target")
+    pred = None if args.pred is None else load_array(args.pred, what="prediction")
+    try:
+        result = advise(target, pred, loss=args.loss)
+    except (ValueError, TypeError) as exc:
+        raise InputError(str(exc)) from exc
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(render(result, target_name=args.target, pred_name=args.pred or ""))
+    return 0
+
+
+# ---------------------------------------------------------------------------- reproduce
+
+
+def _reproduce_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true", help="smaller runs (under two minutes)")
+    p.add_argument("--only", metavar="IDS", help="only these claims, e.g. C6,C13")
+    p.add_argument("--out", default="report", help="report folder (default: report/)")
+    p.add_argument("--mnist", metavar="PATH", help="MNIST: a folder of IDX files or mnist.npz")
+    p.add_argument("--imdb", metavar="PATH", help="IMDB: Keras' imdb.npz")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+
+
+def _reproduce_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from crossent.experiments.registry import Options
+    from crossent.experiments.runner import reproduce
+
+    if args.seed < 0:
+        raise InputError(f"`--seed` must be non-negative; got {args.seed!r}.")
+    options = Options(
+        quick=args.quick,
+        seed=args.seed,
+        mnist=Path(args.mnist) if args.mnist else None,
+        imdb=Path(args.imdb) if args.imdb else None,
+    )
+    try:
+        reproduce(options, only=args.only, out=Path(args.out))
+    except ValueError as exc:  # a bad --only, or a data file that cannot be used
+        raise InputError(str(exc)) from exc
+    return 0
+
+
+# ---------------------------------------------------------------------------- bench
+
+
+def _bench_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true", help="smaller sizes (under two minutes)")
+    p.add_argument("--json", metavar="FILE", help="also write every measurement to FILE as JSON")
+
+
+def _bench_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from crossent.bench import run
+
+    if args.json is not None and Path(args.json).is_dir():
+        raise InputError(f"`--json` must be a file path; got the directory {args.json!r}.")
+    report = run(
+        quick=args.quick,
+        json_path=args.json,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print(report["table"], end="")
     return 0
 
 
@@ -118,6 +212,13 @@ COMMANDS: dict[
 ] = {
     "explain": ("the seeds' worked examples, computed live", _explain_args, _explain_run),
     "eval": ("score saved predictions (.npy/.npz/.csv)", _eval_args, _eval_run),
+    "advise": ("which loss for saved targets, and why; flags mistakes", _advise_args, _advise_run),
+    "reproduce": (
+        "train real models, check every claim, write an HTML report",
+        _reproduce_args,
+        _reproduce_run,
+    ),
+    "bench": ("speed and peak memory next to peers, as ratios", _bench_args, _bench_run),
 }
 """Subcommand name → (help, add_arguments, run)."""
 

@@ -4,15 +4,37 @@ Importing this package needs PyTorch (``pip install crossent[torch]``).
 """
 
 from crossent.torch.modules import (
+    AsymmetricLoss,
     BinaryCrossEntropyLoss,
     CategoricalCrossEntropyLoss,
+    GHMClassificationLoss,
     SigmoidBinaryCrossEntropyLoss,
+    SigmoidFocalLoss,
     SoftmaxCrossEntropyLoss,
+    SoftmaxFocalLoss,
 )
 
 __all__ = [
+    "AsymmetricLoss",
     "BinaryCrossEntropyLoss",
     "CategoricalCrossEntropyLoss",
+    "GHMClassificationLoss",
     "SigmoidBinaryCrossEntropyLoss",
+    "SigmoidFocalLoss",
     "SoftmaxCrossEntropyLoss",
+    "SoftmaxFocalLoss",
 ]
+
+# Fused low-memory kernels (issue 7).
+from crossent.torch.fused import (
+    LinearCrossEntropy,
+    cross_entropy,
+    linear_cross_entropy,
+)
+
+__all__ += ["LinearCrossEntropy", "cross_entropy", "linear_cross_entropy"]
+
+# Vocabulary-parallel cross-entropy over torch.distributed (issue 8).
+from crossent.torch.distributed import vocab_parallel_cross_entropy  # noqa: E402
+
+__all__ += ["vocab_parallel_cross_entropy"]

@@ -1,0 +1,557 @@
+"""Run the benchmark cases, one process each, and present them as ratios.
+
+Every case is a workload of :mod:`crossent.bench.workloads` run in a fresh Python process
+(so that peak memory is that variant's alone), with warm-up runs first and the median of
+the timed repeats reported. Cases of one group run back to back in the same invocation,
+so their ratios compare runs made under the same machine load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+MIB = 1 << 20
+FLOAT32_BYTES = 4
+CASE_TIMEOUT_S = 900
+"""A case that runs longer than this is reported as failed (not waited for)."""
+
+TORCH_OPS_ENV = {"CROSSENT_KERNEL": "torch"}
+
+
+@dataclass
+class Case:
+    group: str  # "ce" | "lce" | "numpy" | "sweep-ce" | "sweep-lce"
+    label: str
+    workload: str
+    params: dict[str, int]
+    env: dict[str, str] = field(default_factory=dict)
+    warmup: int = 1
+    repeats: int = 5
+
+
+@dataclass
+class Result:
+    case: Case
+    status: str  # "ok", or why there is no measurement
+    times: list[float] = field(default_factory=list)
+    peak_extra: list[int] = field(default_factory=list)
+    value: float | None = None
+    kernel: str | None = None
+    wall: float = 0.0  # seconds the whole process took
+
+    @property
+    def time(self) -> float:
+        return statistics.median(self.times) if self.times else float("nan")
+
+    @property
+    def memory(self) -> float:
+        return float(statistics.median(self.peak_extra)) if self.peak_extra else float("nan")
+
+
+@dataclass
+class Sizes:
+    ce: tuple[int, int]  # N, C
+    lce: tuple[int, int, int]  # N, D, V
+    numpy: tuple[int, int]  # N, C
+    sweep_ce_v: tuple[int, ...]
+    sweep_ce_n: tuple[int, ...]
+    sweep_lce_v: tuple[int, ...]
+    sweep_lce_d: int
+    repeats: int
+    sweep_repeats: int
+    fallback: bool = True  # also time the composed-torch fallback of crossent's kernels
+
+
+FULL = Sizes(
+    ce=(4096, 32768),
+    lce=(2048, 1024, 32768),
+    numpy=(10**6, 10),
+    sweep_ce_v=(8192, 32768, 131072),
+    sweep_ce_n=(1024, 4096, 8192),
+    sweep_lce_v=(8192, 32768, 131072),
+    sweep_lce_d=256,
+    repeats=5,
+    sweep_repeats=3,
+)
+"""The sizes of the issue's goals (2-core CPU): CE on [4096, 32768], linear CE at
+N=2048, D=1024, V=32768, NumPy on [10^6, 10]."""
+
+QUICK = Sizes(
+    ce=(1024, 32768),
+    lce=(512, 512, 16384),
+    numpy=(2 * 10**5, 10),
+    sweep_ce_v=(8192, 32768),
+    sweep_ce_n=(),
+    sweep_lce_v=(8192, 32768),
+    sweep_lce_d=128,
+    repeats=3,
+    sweep_repeats=2,
+    fallback=False,
+)
+"""Smaller sizes for ``--quick`` (under two minutes on 2 cores), without the fallback runs."""
+
+
+def cases(sizes: Sizes) -> list[Case]:
+    n, c = sizes.ce
+    ce = {"n": n, "c": c}
+    r = sizes.repeats
+    out = [
+        Case("ce", "F.cross_entropy", "ce_torch", ce, repeats=r),
+        Case("ce", "crossent cross_entropy", "ce_crossent", ce, repeats=r),
+        Case("ce", "crossent cross_entropy, in place", "ce_crossent_inplace", ce, repeats=r),
+        Case(
+            "ce",
+            "crossent in place, torch ops",
+            "ce_crossent_inplace",
+            ce,
+            TORCH_OPS_ENV,
+            repeats=r,
+        ),
+        Case("ce", "floor: 1 read + 1 read-write pass", "ce_floor", ce, repeats=r),
+    ]
+    n, d, v = sizes.lce
+    lce = {"n": n, "d": d, "v": v}
+    out += [
+        Case("lce", "naive F.cross_entropy(h @ W.T, y)", "lce_naive", lce, repeats=r),
+        Case("lce", "F.linear_cross_entropy", "lce_torch", lce, repeats=r),
+        Case("lce", "Cut Cross-Entropy, torch_compile", "lce_cce", lce, warmup=2, repeats=r),
+        Case("lce", "crossent linear_cross_entropy", "lce_crossent", lce, repeats=r),
+        Case("lce", "crossent linear CE, torch ops", "lce_crossent", lce, TORCH_OPS_ENV, repeats=r),
+        Case("lce", "floor: the three matmuls", "lce_floor", lce, repeats=r),
+    ]
+    n, c = sizes.numpy
+    np_params = {"n": n, "c": c}
+    out += [
+        Case(
+            "numpy", "crossent softmax_cross_entropy (logits)", "np_crossent", np_params, repeats=r
+        ),
+        Case(
+            "numpy",
+            "crossent categorical_cross_entropy (probs)",
+            "np_crossent_probs",
+            np_params,
+            repeats=r,
+        ),
+        Case("numpy", "sklearn.metrics.log_loss (probs)", "np_sklearn", np_params, repeats=r),
+    ]
+    s = sizes.sweep_repeats
+    ce_points = [(sizes.ce[0], v) for v in sizes.sweep_ce_v]
+    ce_points += [(n, sizes.ce[1]) for n in sizes.sweep_ce_n if (n, sizes.ce[1]) not in ce_points]
+    for n, v in ce_points:
+        for label, workload in (
+            ("crossent in place", "ce_crossent_inplace"),
+            ("F.cross_entropy", "ce_torch"),
+        ):
+            out.append(Case("sweep-ce", label, workload, {"n": n, "c": v}, repeats=s))
+    for v in sizes.sweep_lce_v:
+        p = {"n": sizes.lce[0], "d": sizes.sweep_lce_d, "v": v}
+        out.append(Case("sweep-lce", "crossent linear CE", "lce_crossent", p, repeats=s))
+        out.append(Case("sweep-lce", "naive", "lce_naive", p, repeats=s))
+    if not sizes.fallback:
+        out = [case for case in out if case.env != TORCH_OPS_ENV]
+    return out
+
+
+def run_case(case: Case, python: str = sys.executable) -> Result:
+    """Run one case in its own process."""
+    spec = json.dumps(
+        {
+            "workload": case.workload,
+            "params": case.params,
+            "env": case.env,
+            "warmup": case.warmup,
+            "repeats": case.repeats,
+        }
+    )
+    try:
+        proc = subprocess.run(
+            [python, "-m", "crossent.bench.workloads", spec],
+            capture_output=True,
+            text=True,
+            timeout=CASE_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return Result(case, f"timed out after {CASE_TIMEOUT_S} s")
+    except OSError as exc:
+        return Result(case, f"failed: {exc}")
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        if "ModuleNotFoundError" in last or "has no attribute" in last:
+            return Result(case, f"not available: {last.split(': ', 1)[-1]}")
+        return Result(case, f"failed: {last}")
+    data = json.loads(lines[-1])
+    return Result(case, "ok", data["times"], data["peak_extra"], data["value"], data.get("kernel"))
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next(
+                (ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu
+            )
+    except OSError:
+        pass
+    versions: dict[str, str | None] = {}
+    for package in ("torch", "numpy", "scikit-learn", "cut-cross-entropy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "system": platform.platform(),
+        "versions": versions,
+        "load_at_start": load,
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# Presentation
+# ---------------------------------------------------------------------------------------
+
+
+def _find(
+    results: Sequence[Result], workload: str, env: dict[str, str] | None = None
+) -> Result | None:
+    for r in results:
+        if r.case.workload == workload and (env is None or r.case.env == env) and r.status == "ok":
+            return r
+    return None
+
+
+def _ratio(a: Result | None, b: Result | None) -> str:
+    if a is None or b is None or not b.time:
+        return "—"
+    return f"{a.time / b.time:.2f}"
+
+
+def _mib(value: float) -> str:
+    return "—" if value != value else f"{value / MIB:.1f}"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _value(r: Result) -> str:
+    return "—" if r.value is None else f"{r.value:.6f}"
+
+
+def render(results: Sequence[Result]) -> tuple[str, list[dict[str, Any]]]:
+    """Markdown tables of the results and the issue's goals, met or missed."""
+    out: list[str] = []
+    goals: list[dict[str, Any]] = []
+
+    def goal(text: str, value: float | None, limit: float, at_most: bool = True) -> None:
+        ok = (
+            None
+            if value is None or value != value
+            else (value <= limit if at_most else value >= limit)
+        )
+        goals.append({"goal": text, "measured": value, "limit": limit, "met": ok})
+
+    ce = [r for r in results if r.case.group == "ce"]
+    if ce:
+        n, c = ce[0].case.params["n"], ce[0].case.params["c"]
+        logits_bytes = n * c * FLOAT32_BYTES
+        torch_ce, floor = _find(ce, "ce_torch"), _find(ce, "ce_floor")
+        rows = []
+        for r in ce:
+            if r.status != "ok":
+                rows.append([r.case.label, r.status, "", "", "", "", ""])
+                continue
+            rows.append(
+                [
+                    r.case.label,
+                    f"{r.time:.3f}",
+                    _ratio(r, torch_ce),
+                    _ratio(r, floor),
+                    _mib(r.memory),
+                    f"{r.memory / logits_bytes:.3f}",
+                    _value(r),
+                ]
+            )
+        out.append(
+            f"### Cross-entropy on logits [{n}, {c}] float32, forward + backward\n\n"
+            f"Logits: {logits_bytes / MIB:.0f} MiB.\n"
+        )
+        out.append(
+            _table(
+                [
+                    "variant",
+                    "time (s)",
+                    "× F.cross_entropy",
+                    "× floor",
+                    "peak extra (MiB)",
+                    "extra / logits",
+                    "loss",
+                ],
+                rows,
+            )
+        )
+        ours = _find(ce, "ce_crossent_inplace", {})
+        if ours is not None:
+            goal("fused CE time ≤ 0.5 × F.cross_entropy", _num(_ratio(ours, torch_ce)), 0.5)
+            goal("fused CE time ≤ 2 × bandwidth floor", _num(_ratio(ours, floor)), 2.0)
+            goal("fused CE in-place extra memory ≤ 5% of logits", ours.memory / logits_bytes, 0.05)
+    lce = [r for r in results if r.case.group == "lce"]
+    if lce:
+        p = lce[0].case.params
+        logits_bytes = p["n"] * p["v"] * FLOAT32_BYTES
+        grads_bytes = (p["n"] + p["v"]) * p["d"] * FLOAT32_BYTES
+        naive, torch_lce = _find(lce, "lce_naive"), _find(lce, "lce_torch")
+        cce, floor = _find(lce, "lce_cce"), _find(lce, "lce_floor")
+        rows = []
+        for r in lce:
+            if r.status != "ok":
+                rows.append([r.case.label, r.status, "", "", "", "", "", "", ""])
+                continue
+            beyond = (
+                (r.memory - grads_bytes) / logits_bytes
+                if r.case.workload != "lce_floor"
+                else float("nan")
+            )
+            rows.append(
+                [
+                    r.case.label,
+                    f"{r.time:.3f}",
+                    _ratio(r, naive),
+                    _ratio(r, torch_lce),
+                    _ratio(r, cce),
+                    _ratio(r, floor),
+                    _mib(r.memory),
+                    "—" if beyond != beyond else f"{beyond:.3f}",
+                    _value(r),
+                ]
+            )
+        out.append(
+            f"\n### Linear + cross-entropy, N={p['n']}, D={p['d']}, V={p['v']} float32, "
+            "forward + backward\n\n"
+            f"Logits: {logits_bytes / MIB:.0f} MiB; gradients of hidden and weight: "
+            f"{grads_bytes / MIB:.0f} MiB (counted in peak extra, subtracted in "
+            '"beyond grads"). The floor is a compute floor; its memory is not one.\n'
+        )
+        out.append(
+            _table(
+                [
+                    "variant",
+                    "time (s)",
+                    "× naive",
+                    "× F.linear_ce",
+                    "× CCE",
+                    "× matmul floor",
+                    "peak extra (MiB)",
+                    "beyond grads / logits",
+                    "loss",
+                ],
+                rows,
+            )
+        )
+        ours = _find(lce, "lce_crossent", {})
+        if ours is not None:
+            goal("linear CE time ≤ 0.8 × naive", _num(_ratio(ours, naive)), 0.8)
+            goal(
+                "linear CE time ≤ 0.7 × F.linear_cross_entropy", _num(_ratio(ours, torch_lce)), 0.7
+            )
+            goal(
+                "linear CE time ≤ 1.0 × Cut Cross-Entropy torch_compile",
+                _num(_ratio(ours, cce)),
+                1.0,
+            )
+            goal("linear CE time ≤ 1.15 × three-matmul floor", _num(_ratio(ours, floor)), 1.15)
+            goal(
+                "linear CE extra memory beyond grads ≤ 5% of logits",
+                (ours.memory - grads_bytes) / logits_bytes,
+                0.05,
+            )
+    npr = [r for r in results if r.case.group == "numpy"]
+    if npr:
+        p = npr[0].case.params
+        sk = _find(npr, "np_sklearn")
+        rows = []
+        for r in npr:
+            if r.status != "ok":
+                rows.append([r.case.label, r.status, "", "", ""])
+                continue
+            speedup = "—" if sk is None else f"{sk.time / r.time:.2f}"
+            rows.append([r.case.label, f"{r.time:.4f}", speedup, _mib(r.memory), _value(r)])
+        out.append(
+            f"\n### NumPy core against scikit-learn on [{p['n']}, {p['c']}] float64\n\n"
+            "log_loss takes probabilities, so it gets them precomputed (untimed).\n"
+        )
+        out.append(
+            _table(
+                ["variant", "time (s)", "speed-up over log_loss", "peak extra (MiB)", "loss"], rows
+            )
+        )
+        ours = _find(npr, "np_crossent")
+        if ours is not None and sk is not None:
+            goal(
+                "NumPy softmax_cross_entropy ≥ 3 × faster than log_loss",
+                sk.time / ours.time,
+                3.0,
+                at_most=False,
+            )
+            diff = abs((ours.value or 0.0) - (sk.value or 0.0))
+            goal("... at equal results (|difference| ≤ 1e-9)", diff, 1e-9)
+    sweep = [r for r in results if r.case.group.startswith("sweep")]
+    if sweep:
+        rows = []
+        for r in sweep:
+            p = r.case.params
+            v = p.get("c", p.get("v", 0))
+            if r.status != "ok":
+                rows.append(
+                    [r.case.group[6:], r.case.label, str(p["n"]), str(v), r.status, "", "", ""]
+                )
+                continue
+            per = r.time / (p["n"] * v) * 1e9
+            grads = (p["n"] + p["v"]) * p["d"] * FLOAT32_BYTES if "d" in p else 0
+            rows.append(
+                [
+                    r.case.group[6:],
+                    r.case.label,
+                    str(p["n"]),
+                    str(v),
+                    f"{r.time:.3f}",
+                    f"{per:.2f}",
+                    _mib(r.memory),
+                    _mib(r.memory - grads),
+                ]
+            )
+        d = next((r.case.params["d"] for r in sweep if "d" in r.case.params), None)
+        out.append(
+            "\n### Scaling: time per logit should stay flat; linear CE's memory beyond "
+            f"its gradients should not grow with V (linear CE at D={d})\n"
+        )
+        out.append(
+            _table(
+                [
+                    "",
+                    "variant",
+                    "N",
+                    "V",
+                    "time (s)",
+                    "ns per logit",
+                    "peak extra (MiB)",
+                    "beyond grads (MiB)",
+                ],
+                rows,
+            )
+        )
+    if goals:
+        rows = [
+            [
+                g["goal"],
+                "—" if g["measured"] is None else f"{g['measured']:.3g}",
+                {True: "met", False: "MISSED", None: "not measured"}[g["met"]],
+            ]
+            for g in goals
+        ]
+        out.append("\n### Goals of the issue\n")
+        out.append(_table(["goal", "measured", "verdict"], rows))
+    return "\n".join(out) + "\n", goals
+
+
+def _num(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def run(
+    quick: bool = False,
+    json_path: str | os.PathLike[str] | None = None,
+    *,
+    sizes: Sizes | None = None,
+    selected: Callable[[Case], bool] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run every case (``quick``: the small sizes), render the tables, optionally save JSON.
+
+    Args:
+        quick: use :data:`QUICK` instead of :data:`FULL`. Default: ``False``.
+        json_path: where to write the results as JSON; ``None`` writes nothing.
+            Default: ``None``.
+        sizes: other sizes than both (tests). Default: ``None``.
+        selected: run only the cases it returns True for. Default: ``None`` (all).
+        progress: called with one line before each case. Default: ``None``.
+
+    Returns:
+        The JSON-able results: ``command``, ``machine``, ``seconds``, ``cases`` (each with
+        its raw times, peak extra memory and loss value), ``goals`` and the rendered
+        Markdown ``table``.
+    """
+    if sizes is None:
+        sizes = QUICK if quick else FULL
+    todo = [c for c in cases(sizes) if selected is None or selected(c)]
+    info = machine()
+    started = time.time()
+    results = []
+    for i, case in enumerate(todo, 1):
+        if progress is not None:
+            progress(f"[{i}/{len(todo)}] {case.group}: {case.label} {case.params}")
+        began = time.perf_counter()
+        result = run_case(case)
+        result.wall = time.perf_counter() - began
+        results.append(result)
+    table, goals = render(results)
+    report = {
+        "command": "crossent bench" + (" --quick" if quick else ""),
+        "machine": info,
+        "seconds": round(time.time() - started, 1),
+        "cases": [
+            {
+                **asdict(r.case),
+                "status": r.status,
+                "times": r.times,
+                "peak_extra": r.peak_extra,
+                "median_time": r.time if r.times else None,
+                "median_peak_extra": r.memory if r.peak_extra else None,
+                "value": r.value,
+                "kernel": r.kernel,
+                "process_seconds": round(r.wall, 2),
+            }
+            for r in results
+        ],
+        "goals": goals,
+        "table": table,
+    }
+    if json_path is not None:
+        write_json(Path(json_path), report)
+    return report
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write to a temporary file and rename, so an interrupted run leaves no half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, indent=2, default=float)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,280 @@
+"""The measured workloads, run one per process by :mod:`crossent.bench.harness`.
+
+``python -m crossent.bench.workloads SPEC`` (``SPEC`` a JSON object: ``workload``,
+``params``, ``warmup``, ``repeats``) prints one JSON line: the wall time of each repeat,
+the peak memory each repeat added, and the loss value (to check that the variants agree).
+
+How memory is measured: before each repeat the inputs are made (untimed), the kernel's
+peak-RSS mark is reset (``/proc/self/clear_refs``, value 5) and the current RSS read;
+after the repeat the peak RSS (``VmHWM``) minus that RSS is the repeat's *peak extra
+memory*: every page the workload touched beyond its inputs, whatever allocated it
+(PyTorch, NumPy, the C kernel, compiled code). Free memory the allocator kept from earlier
+repeats is handed back first (glibc ``malloc_trim``), so that reused pages count too. Where ``/proc`` cannot be reset, the
+``getrusage`` peak is used, which is only a bound.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import gc
+import json
+import re
+import resource
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+Prepare = Callable[[], Any]
+Run = Callable[[Any], float]
+
+_KIB = 1024
+
+
+def _status() -> dict[str, int]:
+    with open("/proc/self/status", encoding="ascii") as f:
+        text = f.read()
+    return {
+        key: int(match.group(1)) * _KIB
+        for key in ("VmRSS", "VmHWM")
+        if (match := re.search(rf"{key}:\s+(\d+)", text))
+    }
+
+
+def _release_free_memory() -> None:
+    """Hand the allocator's free pages back to the kernel (glibc ``malloc_trim``), so that a
+    run's allocations show up as new resident pages instead of reusing freed ones."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _reset_peak() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def measure(prepare: Prepare, run: Run, warmup: int, repeats: int) -> dict[str, Any]:
+    """Time ``run(prepare())`` ``repeats`` times after ``warmup`` untimed calls."""
+    times, peaks, value = [], [], float("nan")
+    for i in range(warmup + repeats):
+        state = prepare()
+        gc.collect()
+        _release_free_memory()
+        exact = _reset_peak()
+        before = (
+            _status()["VmRSS"]
+            if exact
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * _KIB
+        )
+        start = time.perf_counter()
+        value = run(state)
+        elapsed = time.perf_counter() - start
+        after = (
+            _status()["VmHWM"]
+            if exact
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * _KIB
+        )
+        del state
+        if i >= warmup:
+            times.append(elapsed)
+            peaks.append(max(0, after - before))
+    return {"times": times, "peak_extra": peaks, "value": value, "exact_memory": exact}
+
+
+# ---------------------------------------------------------------------------------------
+# Cross-entropy on logits [N, C]
+# ---------------------------------------------------------------------------------------
+
+
+def _logits_source(n: int, c: int) -> tuple[Callable[[], Any], Any]:
+    """Fresh logits for each repeat, as the output of an autograd op that ends the graph.
+
+    The logits are a non-leaf tensor that requires grad (as a model's output is), and their
+    gradient is consumed and dropped by that op's backward, so no variant keeps it.
+    """
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    master = torch.randn(n, c, generator=gen)
+    targets = torch.randint(0, c, (n,), generator=gen)
+
+    class Source(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, anchor: Any) -> Any:
+            return master.clone()
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any) -> Any:
+            return torch.zeros(())
+
+    def fresh() -> Any:
+        return Source.apply(torch.zeros((), requires_grad=True)), targets
+
+    return fresh, targets
+
+
+def ce_workload(name: str, n: int, c: int, **_: Any) -> tuple[Prepare, Run]:
+    import torch
+    import torch.nn.functional as F
+
+    fresh, _targets = _logits_source(n, c)
+    if name == "ce_floor":
+
+        def prepare_floor() -> Any:
+            return fresh()[0].detach()
+
+        def floor(x: Any) -> float:
+            total = x.sum(dim=1)  # one read pass
+            x.mul_(0.5)  # one read-write pass
+            return float(total[0])
+
+        return prepare_floor, floor
+
+    def loss_fn(logits: Any, targets: Any) -> Any:
+        if name == "ce_torch":
+            return F.cross_entropy(logits, targets)
+        from crossent.torch import cross_entropy
+
+        return cross_entropy(logits, targets, inplace_backward=name.endswith("inplace"))
+
+    def run(state: Any) -> float:
+        logits, targets = state
+        loss = loss_fn(logits, targets)
+        loss.backward()
+        return float(loss.detach())
+
+    torch.manual_seed(0)
+    return fresh, run
+
+
+# ---------------------------------------------------------------------------------------
+# Linear + cross-entropy: hidden [N, D], weight [V, D]
+# ---------------------------------------------------------------------------------------
+
+
+def naive_linear_cross_entropy(hidden: Any, weight: Any, targets: Any) -> Any:
+    """The logits materialised, then ``F.cross_entropy``: what most training code does."""
+    import torch.nn.functional as F
+
+    return F.cross_entropy(hidden @ weight.T, targets)
+
+
+def lce_workload(name: str, n: int, d: int, v: int, **_: Any) -> tuple[Prepare, Run]:
+    import torch
+    import torch.nn.functional as F
+
+    gen = torch.Generator().manual_seed(0)
+    hidden = torch.randn(n, d, generator=gen).requires_grad_()
+    weight = (torch.randn(v, d, generator=gen) / d**0.5).requires_grad_()
+    targets = torch.randint(0, v, (n,), generator=gen)
+
+    def prepare() -> Any:
+        hidden.grad = None
+        weight.grad = None
+        return hidden, weight, targets
+
+    if name == "lce_floor":
+
+        def floor(state: Any) -> float:
+            h, w, _ = state
+            with torch.no_grad():
+                z = h @ w.T
+                dh = z @ w
+                dw = z.T @ h
+            return float(dh[0, 0] + dw[0, 0])
+
+        return prepare, floor
+
+    fn: Callable[..., Any]
+    if name == "lce_naive":
+        fn = naive_linear_cross_entropy
+    elif name == "lce_torch":
+        fn = F.linear_cross_entropy
+    elif name == "lce_cce":
+        from cut_cross_entropy import linear_cross_entropy as cce
+
+        fn = functools.partial(cce, impl="torch_compile")
+    else:
+        from crossent.torch import linear_cross_entropy
+
+        fn = linear_cross_entropy
+
+    def run(state: Any) -> float:
+        h, w, y = state
+        loss = fn(h, w, y)
+        loss.backward()
+        return float(loss.detach())
+
+    return prepare, run
+
+
+# ---------------------------------------------------------------------------------------
+# NumPy core against scikit-learn's log_loss
+# ---------------------------------------------------------------------------------------
+
+
+def numpy_workload(name: str, n: int, c: int, **_: Any) -> tuple[Prepare, Run]:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((n, c))
+    targets = rng.integers(0, c, n)
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs = shifted / shifted.sum(axis=1, keepdims=True)
+    del shifted
+
+    if name == "np_sklearn":
+        from sklearn.metrics import log_loss
+
+        labels = np.arange(c)
+
+        def run(_: Any) -> float:
+            return float(log_loss(targets, probs, labels=labels))
+    elif name == "np_crossent_probs":
+        from crossent import categorical_cross_entropy
+
+        def run(_: Any) -> float:
+            return float(categorical_cross_entropy(probs, targets))
+    else:
+        from crossent import softmax_cross_entropy
+
+        def run(_: Any) -> float:
+            return float(softmax_cross_entropy(logits, targets))
+
+    return lambda: None, run
+
+
+WORKLOADS: dict[str, Callable[..., tuple[Prepare, Run]]] = {
+    **{k: ce_workload for k in ("ce_torch", "ce_crossent", "ce_crossent_inplace", "ce_floor")},
+    **{k: lce_workload for k in ("lce_naive", "lce_torch", "lce_cce", "lce_crossent", "lce_floor")},
+    **{k: numpy_workload for k in ("np_crossent", "np_crossent_probs", "np_sklearn")},
+}
+"""Workload name → factory of ``(prepare, run)`` from the spec's params."""
+
+
+def main(argv: list[str]) -> int:
+    spec = json.loads(argv[1])
+    import os
+
+    for key, value in spec.get("env", {}).items():
+        os.environ[key] = value
+    name = spec["workload"]
+    prepare, run = WORKLOADS[name](name, **spec["params"])
+    result = measure(prepare, run, spec["warmup"], spec["repeats"])
+    if name.startswith(("ce_crossent", "lce_crossent")):
+        from crossent.torch.fused import kernel_backend
+
+        result["kernel"] = kernel_backend()
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,390 @@
+"""Vocabulary-parallel cross-entropy: 2 gloo processes on loopback against one process.
+
+One job for the whole module: the parent writes every case (full float64 logits, targets,
+shard sizes, options) to a file, starts this file as a script on 2 ranks, and each rank
+runs every case on its own shard and saves its loss, its gradient shard, the bytes it
+passed to collectives, or the exception it raised. The tests then compare each rank's
+numbers with the single-process core loss and with a naive reference built from
+``torch.nn.functional.cross_entropy``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import crossent
+from crossent.torch import vocab_parallel_cross_entropy
+from crossent.torch.distributed import COMMUNICATION, communication_bytes
+
+WORLD_SIZE = 2
+JOB_TIMEOUT_S = 240
+
+
+def _case(
+    sizes: list[int],
+    batch: tuple[int, ...],
+    *,
+    seed: int,
+    targets: Any = None,
+    dtype: torch.dtype = torch.float64,
+    logit_scale: float = 3.0,
+    grad_scale: float = 1.0,
+    **options: Any,
+) -> dict[str, Any]:
+    g = torch.Generator().manual_seed(seed)
+    v = sum(sizes)
+    logits = (torch.randn((*batch, v), generator=g, dtype=torch.float64) * logit_scale).to(dtype)
+    if targets is None:
+        targets = torch.randint(0, max(v, 1), batch, generator=g)
+    targets = torch.as_tensor(targets, dtype=torch.int64)
+    upstream = grad_scale * torch.ones(())
+    if options.get("reduction") == "none":
+        upstream = torch.rand(batch, generator=g, dtype=torch.float64) + 0.5
+    return {
+        "sizes": sizes,
+        "logits": logits,
+        "targets": targets,
+        "options": options,
+        "upstream": upstream,
+    }
+
+
+ALL_OPTIONS: dict[str, Any] = {"label_smoothing": 0.15, "z_loss": 0.05}
+
+CASES: dict[str, dict[str, Any]] = {
+    "even": _case([4, 4], (6,), seed=0),
+    "uneven": _case([3, 6], (7,), seed=1, targets=[0, 8, -100, 3, 2, -100, 5]),
+    "uneven_reversed": _case([6, 3], (7,), seed=2, label_smoothing=0.1, reduction="sum"),
+    "one_column_shard": _case([1, 8], (5,), seed=3, targets=[0, 0, 8, -100, 1], **ALL_OPTIONS),
+    "z_loss_batch_2d": _case([5, 2], (2, 3), seed=4, z_loss=0.05, reduction="none"),
+    "targets_on_rank_1": _case([4, 4], (5,), seed=5, targets=[4, 5, 6, 7, 7], label_smoothing=0.2),
+    "ignore_custom": _case([4, 4], (6,), seed=6, targets=[5, 1, 5, 7, 0, 2], ignore_index=5),
+    "ignore_none": _case([4, 3], (6,), seed=7, ignore_index=None, label_smoothing=0.1),
+    "extreme_logits": _case([4, 4], (6,), seed=8, logit_scale=300.0, **ALL_OPTIONS),
+    "upstream_scale": _case([3, 5], (6,), seed=9, grad_scale=2.5, **ALL_OPTIONS),
+    "wide_vocabulary": _case([40, 60], (6,), seed=10),
+    "float32": _case([4, 4], (6,), seed=11, dtype=torch.float32, label_smoothing=0.1),
+    "bfloat16": _case([4, 4], (6,), seed=17, dtype=torch.bfloat16, **ALL_OPTIONS),
+    **{
+        f"reduction_{r}": _case(
+            [3, 6],
+            (8,),
+            seed=12,
+            targets=[0, 8, -100, 3, 2, 4, -100, 6],
+            reduction=r,
+            **ALL_OPTIONS,
+        )
+        for r in ("mean", "sum", "none")
+    },
+    **{
+        f"all_ignored_{r}": _case(
+            [3, 5], (4,), seed=13, targets=[-100] * 4, reduction=r, **ALL_OPTIONS
+        )
+        for r in ("mean", "sum", "none")
+    },
+    # Errors, raised on every rank after the shard sizes are exchanged.
+    "empty_shard": _case([8, 0], (3,), seed=14),
+    "out_of_range": _case([4, 5], (3,), seed=15, targets=[0, 9, 2]),
+    "bad_target_shape": _case([4, 4], (3,), seed=16, targets=[[0, 1, 2]]),
+}
+ERROR_CASES = ["empty_shard", "out_of_range", "bad_target_shape"]
+VALUE_CASES = [name for name in CASES if name not in ERROR_CASES]
+
+
+# ---------------------------------------------------------------------------------------
+# The job: this file run as a script on each rank.
+# ---------------------------------------------------------------------------------------
+
+
+def _run_rank(rank: int, port: int, cases_path: str, out_dir: str) -> None:
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD_SIZE
+    )
+    cases = torch.load(cases_path, weights_only=False)
+    results: dict[str, Any] = {}
+    for name, case in cases.items():
+        offset = sum(case["sizes"][:rank])
+        shard = case["logits"][..., offset : offset + case["sizes"][rank]].clone()
+        shard.requires_grad_(True)
+        before = COMMUNICATION.bytes, COMMUNICATION.calls
+        try:
+            loss = vocab_parallel_cross_entropy(shard, case["targets"], **case["options"])
+        except (ValueError, TypeError) as exc:
+            results[name] = {"error": exc}
+            continue
+        forward = COMMUNICATION.bytes - before[0], COMMUNICATION.calls - before[1]
+        (loss * case["upstream"].to(loss.dtype)).sum().backward()
+        results[name] = {
+            "loss": loss.detach(),
+            "grad": shard.grad,
+            "bytes": forward[0],
+            "calls": forward[1],
+            "backward_bytes": COMMUNICATION.bytes - before[0] - forward[0],
+        }
+    torch.save(results, Path(out_dir) / f"rank{rank}.pt")
+    dist.destroy_process_group()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """Each rank's results of every case, from one 2-process job."""
+    root = tmp_path_factory.mktemp("vocab_parallel")
+    cases_path = root / "cases.pt"
+    torch.save(CASES, cases_path)
+    port = _free_port()
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, str(rank), str(port), str(cases_path), str(root)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for rank in range(WORLD_SIZE)
+    ]
+    outputs = []
+    try:
+        for p in procs:
+            raw, _ = p.communicate(timeout=JOB_TIMEOUT_S)
+            outputs.append(raw.decode(errors="replace"))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    for p, text in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, text
+    return [torch.load(root / f"rank{r}.pt", weights_only=False) for r in range(WORLD_SIZE)]
+
+
+# ---------------------------------------------------------------------------------------
+# References: one process on the concatenated logits.
+# ---------------------------------------------------------------------------------------
+
+
+def _core(case: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Loss and gradient of :func:`crossent.softmax_cross_entropy` on the full logits."""
+    full = case["logits"].clone().requires_grad_(True)
+    loss = crossent.softmax_cross_entropy(full, case["targets"], **case["options"])
+    (loss * case["upstream"].to(loss.dtype)).sum().backward()
+    assert full.grad is not None
+    return loss.detach(), full.grad
+
+
+def _naive(case: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same from PyTorch's ``cross_entropy`` plus ``z_loss * logsumexp²`` per counted row."""
+    opts = case["options"]
+    full = case["logits"].double().clone().requires_grad_(True)
+    y = case["targets"]
+    ignore = opts.get("ignore_index", -100)
+    valid = torch.ones_like(y, dtype=torch.bool) if ignore is None else y != ignore
+    safe = torch.where(valid, y, 0)
+    rows = F.cross_entropy(
+        full.movedim(-1, 1) if full.ndim > 2 else full,
+        safe,
+        reduction="none",
+        label_smoothing=opts.get("label_smoothing", 0.0),
+    )
+    rows = rows + opts.get("z_loss", 0.0) * torch.logsumexp(full, dim=-1) ** 2
+    rows = torch.where(valid, rows, 0.0)
+    reduction = opts.get("reduction", "mean")
+    if reduction == "none":
+        loss = rows
+    elif reduction == "sum":
+        loss = rows.sum()
+    else:
+        loss = rows.sum() / max(int(valid.sum()), 1)
+    (loss * case["upstream"]).sum().backward()
+    assert full.grad is not None
+    return loss.detach(), full.grad
+
+
+TOLERANCE: dict[torch.dtype, dict[str, Any]] = {
+    torch.float64: {"rtol": 1e-12, "atol": 1e-13},
+    torch.float32: {"rtol": 1e-5, "atol": 1e-6},
+    torch.bfloat16: {"rtol": 2e-2, "atol": 5e-3},  # bf16 keeps 8 bits of mantissa
+}
+
+
+def _tolerance(dtype: torch.dtype) -> dict[str, Any]:
+    return TOLERANCE[dtype]
+
+
+# ---------------------------------------------------------------------------------------
+# Tests.
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", VALUE_CASES)
+def test_loss_and_gradient_match_one_process(name: str, results: list[dict[str, Any]]) -> None:
+    case = CASES[name]
+    dtype = case["logits"].dtype
+    core_loss, core_grad = _core(case)
+    naive_loss, naive_grad = _naive(case)
+    tol = _tolerance(dtype)
+    torch.testing.assert_close(core_loss.double(), naive_loss, **tol)
+    torch.testing.assert_close(core_grad.double(), naive_grad, **tol)
+    if dtype == torch.bfloat16:
+        # Both compute in float32 and round once to bf16: at most one bf16 ulp apart.
+        tol = {"rtol": 2**-7, "atol": 0.0}
+    shards = core_grad.split(case["sizes"], dim=-1)
+    for rank, res in enumerate(results):
+        r = res[name]
+        assert "error" not in r, r.get("error")
+        assert isinstance(r["loss"], torch.Tensor) and r["loss"].dtype == dtype
+        assert r["loss"].shape == core_loss.shape
+        torch.testing.assert_close(r["loss"], core_loss, **tol)
+        assert r["grad"].dtype == dtype and r["grad"].shape == shards[rank].shape
+        torch.testing.assert_close(r["grad"], shards[rank], **tol)
+    # Every rank holds the same loss, bit for bit: the all-reduces give each the same sums.
+    assert torch.equal(results[0][name]["loss"], results[1][name]["loss"])
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_all_ignored_batch_is_zero_with_zero_gradient(
+    reduction: str, results: list[dict[str, Any]]
+) -> None:
+    for res in results:
+        r = res[f"all_ignored_{reduction}"]
+        assert torch.equal(r["loss"], torch.zeros_like(r["loss"]))
+        assert torch.equal(r["grad"], torch.zeros_like(r["grad"]))
+
+
+def test_extreme_logits_stay_finite(results: list[dict[str, Any]]) -> None:
+    for res in results:
+        r = res["extreme_logits"]
+        assert torch.isfinite(r["loss"]).all() and torch.isfinite(r["grad"]).all()
+
+
+@pytest.mark.parametrize("name", VALUE_CASES)
+def test_bytes_communicated_match_the_formula(name: str, results: list[dict[str, Any]]) -> None:
+    case = CASES[name]
+    n = case["targets"].numel()
+    smoothing = case["options"].get("label_smoothing", 0.0)
+    expected = communication_bytes(n, case["logits"].dtype, label_smoothing=smoothing)
+    width = max(case["logits"].element_size(), 4)  # fp16/bf16 are reduced in float32
+    assert expected == 8 + (3 + (smoothing > 0)) * n * width
+    for res in results:
+        r = res[name]
+        assert r["bytes"] == expected
+        assert r["calls"] == 3  # all-gather of the sizes, all-reduce MAX, all-reduce SUM
+        assert r["backward_bytes"] == 0
+
+
+def test_bytes_do_not_depend_on_the_vocabulary(results: list[dict[str, Any]]) -> None:
+    assert sum(CASES["wide_vocabulary"]["sizes"]) > 10 * sum(CASES["even"]["sizes"])
+    for res in results:
+        assert res["wide_vocabulary"]["bytes"] == res["even"]["bytes"] == 8 + 3 * 6 * 8
+
+
+def test_communication_volume_for_a_language_model_head() -> None:
+    n, v = 4096, 131072
+    assert communication_bytes(n, torch.float32) == 49160
+    assert communication_bytes(n, torch.float32, label_smoothing=0.1) == 65544
+    assert communication_bytes(n, torch.bfloat16) == 49160  # computed in float32
+    all_gather = n * v * 4  # the full float32 logits that an all-gather delivers to each rank
+    assert all_gather == 2 * 1024**3
+    assert all_gather // communication_bytes(n, torch.float32) == 43_683  # ≈ V / 3
+
+
+def test_empty_shard_is_refused_on_every_rank(results: list[dict[str, Any]]) -> None:
+    for res in results:
+        with pytest.raises(
+            ValueError,
+            match=r"at least one vocabulary column on every rank; got shard sizes \[8, 0\] \(empty on rank 1\)",
+        ):
+            raise res["empty_shard"]["error"]
+
+
+def test_out_of_range_target_uses_the_core_message(results: list[dict[str, Any]]) -> None:
+    for res in results:
+        with pytest.raises(ValueError, match=r"class index 9 is out of range for 9 classes"):
+            raise res["out_of_range"]["error"]
+
+
+def test_target_shape_uses_the_core_message(results: list[dict[str, Any]]) -> None:
+    for res in results:
+        with pytest.raises(ValueError, match=r"`targets` must have shape \(3,\)"):
+            raise res["bad_target_shape"]["error"]
+
+
+@pytest.mark.parametrize(
+    ("logits", "targets", "options", "error", "match"),
+    [
+        ([[0.0, 1.0]], torch.tensor([0]), {}, TypeError, "`local_logits` must be a torch.Tensor"),
+        (torch.zeros(2, 3, dtype=torch.int64), torch.tensor([0, 1]), {}, TypeError, "local_logits"),
+        (torch.zeros(()), torch.tensor(0), {}, ValueError, "must have a vocabulary axis"),
+        (torch.zeros(2, 3), torch.zeros(2), {}, TypeError, "must be integer class indices"),
+        (torch.zeros(2, 3), [0, 1], {}, TypeError, "`targets` must be a torch.Tensor"),
+        (torch.zeros(2, 3), torch.tensor([0, 1]), {"reduction": "avg"}, ValueError, "reduction"),
+        (torch.zeros(2, 3), torch.tensor([0, 1]), {"z_loss": -1.0}, ValueError, "`z_loss`"),
+        (
+            torch.zeros(2, 3),
+            torch.tensor([0, 1]),
+            {"label_smoothing": 1.5},
+            ValueError,
+            "`label_smoothing`",
+        ),
+        (torch.zeros(2, 3), torch.tensor([0, 1]), {}, RuntimeError, "init_process_group"),
+    ],
+)
+def test_errors_before_any_communication(
+    logits: Any, targets: Any, options: dict[str, Any], error: type, match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        vocab_parallel_cross_entropy(logits, targets, **options)
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "vocab_parallel.py"
+
+
+def test_example_trains_like_one_process() -> None:
+    """``torchrun --nproc-per-node 2 examples/vocab_parallel.py``: float32 losses agree."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            str(WORLD_SIZE),
+            str(EXAMPLE),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=JOB_TIMEOUT_S,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    rows = [line.split() for line in out.stdout.splitlines()]
+    steps = [r for r in rows if len(r) == 4 and r[0].isdigit()]  # step, sharded, single, diff
+    assert len(steps) == 10
+    sharded = [float(s[1]) for s in steps]
+    single = [float(s[2]) for s in steps]
+    assert sharded[-1] < sharded[0] - 0.5  # it trains
+    for a, b in zip(sharded, single, strict=True):
+        assert abs(a - b) <= 1e-5 * abs(b)
+    drift = float(out.stdout.rsplit("=", 1)[1])
+    assert drift <= 1e-5
+
+
+if __name__ == "__main__":
+    _run_rank(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4])
