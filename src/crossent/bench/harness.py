@@ -518,6 +518,11 @@ def run(
         result.wall = time.perf_counter() - began
         results.append(result)
     table, goals = render(results)
+    if sizes is not FULL:
+        table = (
+            "_Smaller sizes than the issue's goals are stated for: the verdicts below are "
+            "indicative only; run `crossent bench` for the real ones._\n\n" + table
+        )
     report = {
         "command": "crossent bench" + (" --quick" if quick else ""),
         "machine": info,

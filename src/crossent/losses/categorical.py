@@ -140,22 +140,30 @@ def mean_divisor(xp: Any, t: SoftmaxTargets, rw: Any) -> Any:
     return xp.sum(rw)
 
 
-def weighted_nll(xp: Any, t: SoftmaxTargets, log_q: Any, rw: Any) -> Any:
+def weighted_nll(xp: Any, t: SoftmaxTargets, scores: Any, rw: Any, lse: Any = None) -> Any:
     r"""Per-sample :math:`-\sum_c a_{ic} \log q_{ic}` without building ``a`` for index targets.
 
-    ``log_q`` has the class axis last. For class indices the smoothing term is
+    ``\log q = `` ``scores - lse[..., None]`` (``scores`` are already log-probabilities
+    when ``lse`` is None), class axis last. For class indices without smoothing only the
+    target's entry is needed, so the full ``log q`` is never built; the smoothing term is
     :math:`\tfrac{\varepsilon}{C} \sum_c w_c (-\log q_{ic})`, a matrix–vector product.
     """
+
+    def log_q() -> Any:
+        return scores if lse is None else scores - lse[..., None]
+
     if t.probs is not None:
-        a = coefficients(xp, t, log_q.dtype)
-        return -xp.sum(a * log_q, axis=-1)
-    nll = -take_along_last(xp, log_q, t.indices) * rw
+        full = log_q()
+        return -xp.sum(coefficients(xp, t, full.dtype) * full, axis=-1)
+    picked = take_along_last(xp, scores, t.indices)
+    nll = (picked if lse is None else picked - lse) * (-rw)
     if t.smoothing:
+        full = log_q()
         if t.weight is None:
-            smooth = -xp.sum(log_q, axis=-1)
+            smooth = -xp.sum(full, axis=-1)
         else:
-            smooth = -xp.sum(log_q * t.weight, axis=-1)
-        valid = xp.astype(t.valid, log_q.dtype)
+            smooth = -xp.sum(full * t.weight, axis=-1)
+        valid = xp.astype(t.valid, full.dtype)
         nll = (1 - t.smoothing) * nll + (t.smoothing / t.n_classes) * smooth * valid
     return nll
 
@@ -311,8 +319,7 @@ def softmax_cross_entropy(
         reduction=reduction,
     )
     xp = f.xp
-    log_q = f.z - f.lse[..., None]
-    loss = weighted_nll(xp, f.targets, log_q, f.row_weight)
+    loss = weighted_nll(xp, f.targets, f.z, f.row_weight, lse=f.lse)
     if z_loss:
         loss = loss + z_loss * f.row_weight * f.lse**2
     return to_float(xp, _reduce.reduce(xp, loss, reduction, f.divisor), f.out_dtype)

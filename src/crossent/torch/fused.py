@@ -41,12 +41,13 @@ of a loss whose gradient is written in place. Layers, as in Liger-Kernel:
 
 The implementation was chosen by measurement (``crossent bench``, ``benchmarks/README.md``):
 on [4096, 32768] float32 logits and 2 CPU threads, forward + backward with the gradient in
-place took about 0.13× the time of ``F.cross_entropy`` with the C kernel (1.3× the
-memory-bandwidth floor), 0.44× with the composed torch ops, and ``torch.compile`` of
-``F.cross_entropy`` about 0.3× after a 15 s compilation, with a logits-sized gradient. In
-:func:`linear_cross_entropy` the matrix products dominate and the two kernels are within
-noise of each other. GPU use goes through the composed torch ops; it is tested for
-correctness on CPU only and no GPU performance is claimed.
+place took 0.13–0.31× the time of ``F.cross_entropy`` with the C kernel (1.3–3.3× the
+memory-bandwidth floor, on a shared machine), 0.44× with the composed torch ops when the
+machine was not oversubscribed (far more under load: many small OpenMP ops), and
+``torch.compile`` of ``F.cross_entropy`` was about 0.3× after a 15 s compilation, with a
+logits-sized gradient. In :func:`linear_cross_entropy` the matrix products dominate. GPU use
+goes through the composed torch ops; it is tested for correctness on CPU only and no GPU
+performance is claimed.
 
 References:
     Hsu et al. "Liger Kernel: Efficient Triton Kernels for LLM Training." 2024.
