@@ -150,6 +150,8 @@ def logsumexp(xp: Any, x: Any, axis: int = -1, keepdims: bool = False) -> Any:
         import jax
 
         return jax.nn.logsumexp(x, axis=axis, keepdims=keepdims)
+    if array_api_compat.is_numpy_namespace(xp):
+        return _numpy_logsumexp(x, axis, keepdims)
     m = xp.max(x, axis=axis, keepdims=True)
     m = xp.where(xp.isfinite(m), m, xp.zeros_like(m))
     total = xp.sum(xp.exp(x - m), axis=axis, keepdims=True)
@@ -158,6 +160,19 @@ def logsumexp(xp: Any, x: Any, axis: int = -1, keepdims: bool = False) -> Any:
     log_total = xp.log(xp.where(empty, xp.ones_like(total), total))
     out = xp.where(empty, xp.full_like(total, -math.inf), log_total) + m
     return out if keepdims else xp.squeeze(out, axis=axis)
+
+
+def _numpy_logsumexp(x: Any, axis: int, keepdims: bool) -> Any:
+    """The same algorithm for NumPy with in-place temporaries (no autograd graph to keep)."""
+    m = np.max(x, axis=axis, keepdims=True)
+    m[~np.isfinite(m)] = 0
+    e = np.subtract(x, m)
+    np.exp(e, out=e)
+    total = np.sum(e, axis=axis, keepdims=True)
+    with np.errstate(divide="ignore"):  # an all -inf row sums to 0: log 0 = -inf
+        np.log(total, out=total)
+    total += m
+    return total if keepdims else np.squeeze(total, axis=axis)
 
 
 def log_softmax(xp: Any, x: Any, axis: int = -1) -> Any:
