@@ -180,16 +180,36 @@ def in_unit_interval(xp: Any, name: str, x: Any) -> None:
         )
 
 
+def row_sum_tolerance(xp: Any, dtype: Any) -> float:
+    """How far from 1 a probability row may sum, per unit of ``sqrt(C)``, in ``dtype``.
+
+    bfloat16 rounds each entry by up to eps/2 = 2**-8 of its value, so a valid bf16
+    distribution can sum to 1 ± 4e-3: the tolerance is at least the dtype's eps.
+    """
+    if dtype_name(dtype) == "float64":
+        return 1e-6
+    return max(1e-3, float(xp.finfo(dtype).eps))
+
+
+def sums_to_one(xp: Any, x: Any, axis: int = -1, tol: float | None = None) -> Any:
+    """Per distribution along ``axis``: whether it sums to 1 within ``tol · max(1, sqrt(C))``.
+
+    ``tol`` defaults to :func:`row_sum_tolerance` of ``x``'s dtype; half precision is summed
+    in float32.
+    """
+    if tol is None:
+        tol = row_sum_tolerance(xp, x.dtype)
+    sums = xp.sum(xp.astype(x, xp.float32) if _is_half(x) else x, axis=axis)
+    return xp.abs(sums - 1) <= tol * max(1.0, math.sqrt(x.shape[axis]))
+
+
 def rows_sum_to_one(xp: Any, name: str, x: Any, axis: int = -1) -> None:
     """Each distribution along ``axis`` must sum to 1 (to a tolerance set by the dtype)."""
     if not is_concrete(x) or numel(x) == 0:
         return
-    # bfloat16 rounds each entry by up to eps/2 = 2**-8 of its value, so a valid bf16
-    # distribution can sum to 1 ± 4e-3: the tolerance is at least the dtype's eps.
-    tol = 1e-6 if dtype_name(x.dtype) == "float64" else max(1e-3, float(xp.finfo(x.dtype).eps))
-    sums = xp.sum(xp.astype(x, xp.float32) if _is_half(x) else x, axis=axis)
-    bad = xp.abs(sums - 1) > tol * max(1.0, math.sqrt(x.shape[axis]))
+    bad = ~sums_to_one(xp, x, axis)
     if any_true(xp, bad):
+        sums = xp.sum(xp.astype(x, xp.float32) if _is_half(x) else x, axis=axis)
         raise ValueError(
             f"`{name}`: each distribution along axis {axis} must sum to 1; "
             f"found a sum of {float(sums[bad][0])!r}."

@@ -683,17 +683,13 @@ def _check_sigmoid_outputs(xp: Any, name: str, kind: LossKind, outputs: Any, tar
 
 
 def _sums_to_one(xp: Any, x: Any, *, loose: bool = False) -> Any:
-    """Per row (last axis): whether it sums to 1, within ``tol · max(1, sqrt(C))``.
+    """Per row (last axis): whether it sums to 1, by :func:`crossent._checks.sums_to_one`.
 
-    ``tol`` is that of :func:`crossent._checks.rows_sum_to_one` (1e-6 in float64, 1e-3
-    otherwise), which the losses apply to probability targets; ``loose=True`` uses
-    :data:`ROW_SUM_TOLERANCE` whatever the dtype, for reading what values *are*.
+    Its dtype's tolerance is the one the losses apply to probability targets;
+    ``loose=True`` uses :data:`ROW_SUM_TOLERANCE` whatever the dtype, for reading what
+    values *are*.
     """
-    if loose:
-        tol = ROW_SUM_TOLERANCE
-    else:
-        tol = 1e-6 if dtype_name(x.dtype) == "float64" else 1e-3
-    return xp.abs(xp.sum(x, axis=-1) - 1) <= tol * max(1.0, math.sqrt(x.shape[-1]))
+    return _checks.sums_to_one(xp, x, axis=-1, tol=ROW_SUM_TOLERANCE if loose else None)
 
 
 def _whole_numbers(xp: Any, x: Any) -> bool:
