@@ -1,20 +1,26 @@
 """Train a small model whose output layer is split by vocabulary over CPU processes.
 
-    torchrun --nproc-per-node 2 examples/vocab_parallel.py
+    torchrun --nproc-per-node 2 examples/vocab_parallel.py [--linear]
 
 Every rank holds the same body (an embedding and a hidden layer, replicated) and a
 contiguous slice of the output layer's rows — uneven on purpose: rank 0 gets a third of
-the vocabulary, rank 1 two thirds. The loss is
-``crossent.torch.vocab_parallel_cross_entropy`` on the local logits, so no rank ever holds
-the ``[N, V]`` logits. The hidden states enter the head through ``CopyToShards``, an
-identity whose backward all-reduces their gradient (Megatron-LM's ``f`` operator): each
-shard's loss gradient reaches the hidden states only through that shard, so the replicated
-body needs the sum. Each rank also trains the same model unsharded with
-``crossent.softmax_cross_entropy`` and rank 0 prints both losses at every step.
+the vocabulary, rank 1 two thirds. No rank ever holds the ``[N, V]`` logits.
+
+By default the loss is ``crossent.torch.vocab_parallel_cross_entropy`` on the local logits
+``h @ W_r.T``. The hidden states enter the head through ``CopyToShards``, an identity
+whose backward all-reduces their gradient (Megatron-LM's ``f`` operator): each shard's
+loss gradient reaches the hidden states only through that shard, so the replicated body
+needs the sum. With ``--linear`` the loss is
+``crossent.torch.vocab_parallel_linear_cross_entropy(h, W_r, targets)``, which never
+forms even the local logits in full and does that all-reduce itself.
+
+Each rank also trains the same model unsharded with ``crossent.softmax_cross_entropy``
+and rank 0 prints both losses at every step.
 """
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 import torch
@@ -22,7 +28,7 @@ import torch.distributed as dist
 from torch import nn
 
 import crossent
-from crossent.torch import vocab_parallel_cross_entropy
+from crossent.torch import vocab_parallel_cross_entropy, vocab_parallel_linear_cross_entropy
 
 VOCAB = 1000
 HIDDEN = 64
@@ -72,7 +78,24 @@ def batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
     return tokens, targets
 
 
+def sharded_loss(
+    hidden: torch.Tensor, local_head: torch.Tensor, targets: torch.Tensor, linear: bool
+) -> torch.Tensor:
+    """The vocabulary-parallel loss of this rank's head shard."""
+    if linear:
+        return vocab_parallel_linear_cross_entropy(hidden, local_head, targets, label_smoothing=0.1)
+    h = CopyToShards.apply(hidden)
+    return vocab_parallel_cross_entropy(h @ local_head.T, targets, label_smoothing=0.1)
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument(
+        "--linear",
+        action="store_true",
+        help="use vocab_parallel_linear_cross_entropy (no logits) instead of the logits loss",
+    )
+    args = parser.parse_args()
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
     torch.manual_seed(SEED)
@@ -90,13 +113,15 @@ def main() -> None:
     opt = torch.optim.SGD(params, lr=LEARNING_RATE)
     ref_opt = torch.optim.SGD(ref_params, lr=LEARNING_RATE)
     if rank == 0:
-        print(f"{world} ranks, vocabulary {VOCAB} split as {shard_bounds(VOCAB, world)}")
+        loss_name = "vocab_parallel_" + ("linear_" if args.linear else "") + "cross_entropy"
+        print(
+            f"{world} ranks, vocabulary {VOCAB} split as {shard_bounds(VOCAB, world)}, {loss_name}"
+        )
         print(f"{'step':>4}  {'vocab-parallel':>16}  {'one process':>16}  {'|difference|':>12}")
 
     for step in range(STEPS):
         tokens, targets = batch(step)
-        h = CopyToShards.apply(body(tokens))
-        loss = vocab_parallel_cross_entropy(h @ local_head.T, targets, label_smoothing=0.1)
+        loss = sharded_loss(body(tokens), local_head, targets, args.linear)
         opt.zero_grad()
         loss.backward()
         opt.step()

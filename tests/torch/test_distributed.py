@@ -1,11 +1,11 @@
 """Vocabulary-parallel cross-entropy: 2 gloo processes on loopback against one process.
 
-One job for the whole module: the parent writes every case (full float64 logits, targets,
-shard sizes, options) to a file, starts this file as a script on 2 ranks, and each rank
-runs every case on its own shard and saves its loss, its gradient shard, the bytes it
-passed to collectives, or the exception it raised. The tests then compare each rank's
-numbers with the single-process core loss and with a naive reference built from
-``torch.nn.functional.cross_entropy``.
+One job for the whole module: the parent writes every case (full float64 logits — or the
+hidden states and the full output weight — targets, shard sizes, options) to a file,
+starts this file as a script on 2 ranks, and each rank runs every case on its own shard
+and saves its loss, its gradients, the bytes it passed to collectives, or the exception it
+raised. The tests then compare each rank's numbers with the single-process core loss and
+with a naive reference built from ``torch.nn.functional.cross_entropy``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 import crossent
-from crossent.torch import vocab_parallel_cross_entropy
+from crossent.torch import fused, vocab_parallel_cross_entropy, vocab_parallel_linear_cross_entropy
 from crossent.torch.distributed import COMMUNICATION, communication_bytes
 
 WORLD_SIZE = 2
@@ -100,6 +100,105 @@ ERROR_CASES = ["empty_shard", "out_of_range", "bad_target_shape"]
 VALUE_CASES = [name for name in CASES if name not in ERROR_CASES]
 
 
+def _linear_case(
+    sizes: list[int],
+    batch: tuple[int, ...],
+    *,
+    seed: int,
+    hidden_size: int = 5,
+    bias: bool = False,
+    targets: Any = None,
+    dtype: torch.dtype = torch.float64,
+    chunk_bytes: int | None = None,
+    hidden_grad: bool = True,
+    **options: Any,
+) -> dict[str, Any]:
+    """Hidden states, the full output weight (and bias) of ``sum(sizes)`` rows, targets."""
+    g = torch.Generator().manual_seed(seed)
+    v = sum(sizes)
+    f64 = {"generator": g, "dtype": torch.float64}
+    if targets is None:
+        targets = torch.randint(0, max(v, 1), batch, generator=g)
+    upstream = torch.ones(()) * 1.5
+    if options.get("reduction") == "none":
+        upstream = torch.rand(batch, **f64) + 0.5
+    return {
+        "kind": "linear",
+        "sizes": sizes,
+        "hidden": torch.randn((*batch, hidden_size), **f64).to(dtype),
+        "weight": torch.randn((v, hidden_size), **f64).to(dtype),
+        "bias": torch.randn((v,), **f64).to(dtype) if bias else None,
+        "targets": torch.as_tensor(targets, dtype=torch.int64),
+        "options": options,
+        "upstream": upstream,
+        "chunk_bytes": chunk_bytes,  # replaces fused.CHUNK_BYTES on the ranks for this case
+        "hidden_grad": hidden_grad,
+    }
+
+
+ROWS_10 = [0, 11, -100, 3, 2, 4, -100, 6, 9, 1]  # over 12 classes, rows 2 and 6 ignored
+
+LINEAR_CASES: dict[str, dict[str, Any]] = {
+    "linear_even": _linear_case([6, 6], (10,), seed=20),
+    "linear_uneven_bias": _linear_case(
+        [3, 9], (10,), seed=21, bias=True, targets=ROWS_10, **ALL_OPTIONS
+    ),
+    "linear_row_chunks": _linear_case(
+        [5, 7], (10,), seed=22, bias=True, targets=ROWS_10, chunk_size=3, label_smoothing=0.1
+    ),
+    "linear_column_chunks": _linear_case(
+        [5, 7], (10,), seed=23, targets=ROWS_10, chunk_size=(4, 2), **ALL_OPTIONS
+    ),
+    "linear_softcap": _linear_case([4, 8], (10,), seed=24, logit_softcap=1.5, z_loss=0.01),
+    "linear_batch_2d_none": _linear_case(
+        [7, 2], (2, 3), seed=25, bias=True, reduction="none", chunk_size=4, **ALL_OPTIONS
+    ),
+    "linear_sum": _linear_case([3, 9], (10,), seed=26, targets=ROWS_10, reduction="sum"),
+    "linear_ignore_none": _linear_case(
+        [4, 3], (6,), seed=27, ignore_index=None, label_smoothing=0.1
+    ),
+    "linear_ignore_custom": _linear_case(
+        [4, 4], (6,), seed=28, targets=[5, 1, 5, 7, 0, 2], ignore_index=5
+    ),
+    "linear_hidden_not_reduced": _linear_case(
+        [3, 9], (10,), seed=29, bias=True, targets=ROWS_10, reduce_hidden_grad=False, **ALL_OPTIONS
+    ),
+    "linear_hidden_frozen": _linear_case([3, 9], (10,), seed=30, hidden_grad=False),
+    "linear_float32": _linear_case(
+        [6, 10], (12,), seed=31, dtype=torch.float32, bias=True, **ALL_OPTIONS
+    ),
+    "linear_bfloat16": _linear_case(
+        [6, 10], (12,), seed=32, dtype=torch.bfloat16, label_smoothing=0.1
+    ),
+    # 300 rows: rank 1's 50 columns give chunks of 150 rows under a 30 000-byte budget;
+    # rank 0's 2 columns alone would give one chunk, and the collectives would not pair.
+    "linear_default_chunks_uneven": _linear_case(
+        [2, 50], (300,), seed=33, chunk_bytes=4 * 150 * 50, hidden_size=3, label_smoothing=0.1
+    ),
+    **{
+        f"linear_all_ignored_{r}": _linear_case(
+            [3, 5], (4,), seed=34, bias=True, targets=[-100] * 4, reduction=r, **ALL_OPTIONS
+        )
+        for r in ("mean", "sum", "none")
+    },
+    "linear_empty_shard": _linear_case([8, 0], (3,), seed=35),
+    "linear_out_of_range": _linear_case([4, 5], (3,), seed=36, targets=[0, 9, 2]),
+}
+LM_HEAD = (4096, 131072)
+"""N and V of the communication volume the closing note of issue 8 asks for."""
+LINEAR_CASES["linear_lm_head"] = _linear_case(
+    [LM_HEAD[1] // 2] * 2,
+    (LM_HEAD[0],),
+    seed=37,
+    hidden_size=8,
+    dtype=torch.float32,
+)
+LINEAR_ERROR_CASES = ["linear_empty_shard", "linear_out_of_range"]
+LINEAR_VALUE_CASES = [
+    name for name in LINEAR_CASES if name not in [*LINEAR_ERROR_CASES, "linear_lm_head"]
+]
+
+
 # ---------------------------------------------------------------------------------------
 # The job: this file run as a script on each rank.
 # ---------------------------------------------------------------------------------------
@@ -115,6 +214,9 @@ def _run_rank(rank: int, port: int, cases_path: str, out_dir: str) -> None:
     cases = torch.load(cases_path, weights_only=False)
     results: dict[str, Any] = {}
     for name, case in cases.items():
+        if case.get("kind") == "linear":
+            results[name] = _run_linear(rank, case)
+            continue
         offset = sum(case["sizes"][:rank])
         shard = case["logits"][..., offset : offset + case["sizes"][rank]].clone()
         shard.requires_grad_(True)
@@ -137,6 +239,39 @@ def _run_rank(rank: int, port: int, cases_path: str, out_dir: str) -> None:
     dist.destroy_process_group()
 
 
+def _run_linear(rank: int, case: dict[str, Any]) -> dict[str, Any]:
+    """One linear case on this rank: its rows of the weight and bias, the whole hidden."""
+    lo = sum(case["sizes"][:rank])
+    hi = lo + case["sizes"][rank]
+    hidden = case["hidden"].clone().requires_grad_(case["hidden_grad"])
+    weight = case["weight"][lo:hi].clone().requires_grad_(True)
+    bias = None if case["bias"] is None else case["bias"][lo:hi].clone().requires_grad_(True)
+    default_chunk_bytes = fused.CHUNK_BYTES
+    if case["chunk_bytes"] is not None:
+        fused.CHUNK_BYTES = case["chunk_bytes"]
+    before = COMMUNICATION.bytes, COMMUNICATION.calls
+    try:
+        loss = vocab_parallel_linear_cross_entropy(
+            hidden, weight, case["targets"], local_bias=bias, **case["options"]
+        )
+    except (ValueError, TypeError) as exc:
+        return {"error": exc}
+    finally:
+        fused.CHUNK_BYTES = default_chunk_bytes
+    forward = COMMUNICATION.bytes - before[0], COMMUNICATION.calls - before[1]
+    (loss * case["upstream"].to(loss.dtype)).sum().backward()
+    return {
+        "loss": loss.detach(),
+        "grad_hidden": hidden.grad,
+        "grad_weight": weight.grad,
+        "grad_bias": None if bias is None else bias.grad,
+        "bytes": forward[0],
+        "calls": forward[1],
+        "backward_bytes": COMMUNICATION.bytes - before[0] - forward[0],
+        "backward_calls": COMMUNICATION.calls - before[1] - forward[1],
+    }
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -148,7 +283,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     """Each rank's results of every case, from one 2-process job."""
     root = tmp_path_factory.mktemp("vocab_parallel")
     cases_path = root / "cases.pt"
-    torch.save(CASES, cases_path)
+    torch.save({**CASES, **LINEAR_CASES}, cases_path)
     port = _free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     procs = [
@@ -188,38 +323,71 @@ def _core(case: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
     return loss.detach(), full.grad
 
 
-def _naive(case: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-    """The same from PyTorch's ``cross_entropy`` plus ``z_loss * logsumexp²`` per counted row."""
-    opts = case["options"]
-    full = case["logits"].double().clone().requires_grad_(True)
-    y = case["targets"]
+def _naive_loss(full: torch.Tensor, y: torch.Tensor, opts: dict[str, Any]) -> torch.Tensor:
+    """PyTorch's ``cross_entropy`` of the soft-capped logits plus ``z_loss * logsumexp²`` per
+    counted row, reduced over the counted rows."""
+    cap = opts.get("logit_softcap")
+    z = full if cap is None else cap * torch.tanh(full / cap)
     ignore = opts.get("ignore_index", -100)
     valid = torch.ones_like(y, dtype=torch.bool) if ignore is None else y != ignore
     safe = torch.where(valid, y, 0)
     rows = F.cross_entropy(
-        full.movedim(-1, 1) if full.ndim > 2 else full,
+        z.movedim(-1, 1) if z.ndim > 2 else z,
         safe,
         reduction="none",
         label_smoothing=opts.get("label_smoothing", 0.0),
     )
-    rows = rows + opts.get("z_loss", 0.0) * torch.logsumexp(full, dim=-1) ** 2
+    rows = rows + opts.get("z_loss", 0.0) * torch.logsumexp(z, dim=-1) ** 2
     rows = torch.where(valid, rows, 0.0)
     reduction = opts.get("reduction", "mean")
     if reduction == "none":
-        loss = rows
-    elif reduction == "sum":
-        loss = rows.sum()
-    else:
-        loss = rows.sum() / max(int(valid.sum()), 1)
+        return rows
+    if reduction == "sum":
+        return rows.sum()
+    return rows.sum() / max(int(valid.sum()), 1)
+
+
+def _naive(case: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Loss and gradient of :func:`_naive_loss` on the full logits."""
+    full = case["logits"].double().clone().requires_grad_(True)
+    loss = _naive_loss(full, case["targets"], case["options"])
     (loss * case["upstream"]).sum().backward()
     assert full.grad is not None
     return loss.detach(), full.grad
+
+
+LINEAR_ONLY = ("chunk_size", "reduce_hidden_grad")
+
+
+def _linear_reference(
+    case: dict[str, Any], naive: bool
+) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+    """Loss and gradients (hidden, weight, bias) in float64 of the materialised logits
+    ``hidden @ weight.T + bias``: the core loss, or :func:`_naive_loss`."""
+    leaves = [case[k].double().clone().requires_grad_() for k in ("hidden", "weight")]
+    bias = None if case["bias"] is None else case["bias"].double().clone().requires_grad_()
+    logits = leaves[0] @ leaves[1].T + (0 if bias is None else bias)
+    opts = {k: v for k, v in case["options"].items() if k not in LINEAR_ONLY}
+    if naive:
+        loss = _naive_loss(logits, case["targets"], opts)
+    else:
+        loss = crossent.softmax_cross_entropy(logits, case["targets"], **opts)
+    (loss * case["upstream"]).sum().backward()
+    return loss.detach(), [leaves[0].grad, leaves[1].grad, None if bias is None else bias.grad]
 
 
 TOLERANCE: dict[torch.dtype, dict[str, Any]] = {
     torch.float64: {"rtol": 1e-12, "atol": 1e-13},
     torch.float32: {"rtol": 1e-5, "atol": 1e-6},
     torch.bfloat16: {"rtol": 2e-2, "atol": 5e-3},  # bf16 keeps 8 bits of mantissa
+}
+
+LINEAR_TOLERANCE: dict[torch.dtype, dict[str, Any]] = {
+    torch.float64: {"rtol": 1e-12, "atol": 1e-12},
+    torch.float32: {"rtol": 2e-5, "atol": 2e-6},  # float32 products of length D
+    # bf16 products: the logits and the gradients are rounded to 8 bits before the
+    # float64 reference's exact sums, as for the single-process linear loss
+    torch.bfloat16: {"rtol": 6e-2, "atol": 3e-2},
 }
 
 
@@ -258,13 +426,17 @@ def test_loss_and_gradient_match_one_process(name: str, results: list[dict[str, 
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-def test_all_ignored_batch_is_zero_with_zero_gradient(
-    reduction: str, results: list[dict[str, Any]]
+@pytest.mark.parametrize("kind", ["", "linear_"])
+def test_all_ignored_batch_is_zero_with_zero_gradients(
+    kind: str, reduction: str, results: list[dict[str, Any]]
 ) -> None:
     for res in results:
-        r = res[f"all_ignored_{reduction}"]
+        r = res[f"{kind}all_ignored_{reduction}"]
         assert torch.equal(r["loss"], torch.zeros_like(r["loss"]))
-        assert torch.equal(r["grad"], torch.zeros_like(r["grad"]))
+        grads = [k for k in r if k.startswith("grad")]
+        assert grads == (["grad_hidden", "grad_weight", "grad_bias"] if kind else ["grad"])
+        for key in grads:
+            assert torch.equal(r[key], torch.zeros_like(r[key]))
 
 
 def test_extreme_logits_stay_finite(results: list[dict[str, Any]]) -> None:
@@ -352,11 +524,157 @@ def test_errors_before_any_communication(
         vocab_parallel_cross_entropy(logits, targets, **options)
 
 
+# ---------------------------------------------------------------------------------------
+# vocab_parallel_linear_cross_entropy.
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", LINEAR_VALUE_CASES)
+def test_linear_loss_and_gradients_match_one_process(
+    name: str, results: list[dict[str, Any]]
+) -> None:
+    case = LINEAR_CASES[name]
+    dtype = case["hidden"].dtype
+    core_loss, core_grads = _linear_reference(case, naive=False)
+    naive_loss, naive_grads = _linear_reference(case, naive=True)
+    torch.testing.assert_close(core_loss, naive_loss, rtol=1e-12, atol=1e-12)
+    for a, b in zip(core_grads, naive_grads, strict=True):
+        if a is not None:
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    tol = LINEAR_TOLERANCE[dtype]
+    reduce_hidden = case["options"].get("reduce_hidden_grad", True)
+    hidden_sum = torch.zeros_like(core_grads[0])
+    for rank, res in enumerate(results):
+        r = res[name]
+        assert "error" not in r, r.get("error")
+        assert r["loss"].dtype == dtype and r["loss"].shape == core_loss.shape
+        torch.testing.assert_close(r["loss"].double(), core_loss, **tol)
+        lo = sum(case["sizes"][:rank])
+        hi = lo + case["sizes"][rank]
+        assert r["grad_weight"].dtype == dtype
+        torch.testing.assert_close(r["grad_weight"].double(), core_grads[1][lo:hi], **tol)
+        if case["bias"] is not None:
+            torch.testing.assert_close(r["grad_bias"].double(), core_grads[2][lo:hi], **tol)
+        if not case["hidden_grad"]:
+            assert r["grad_hidden"] is None
+            continue
+        assert r["grad_hidden"].dtype == dtype
+        if reduce_hidden:
+            torch.testing.assert_close(r["grad_hidden"].double(), core_grads[0], **tol)
+        hidden_sum += r["grad_hidden"].double()
+    if case["hidden_grad"] and not reduce_hidden:
+        # Each rank kept its own term G^(r) W^(r); their sum is the whole gradient.
+        assert not torch.allclose(results[0][name]["grad_hidden"].double(), core_grads[0])
+        torch.testing.assert_close(hidden_sum, core_grads[0], **tol)
+    assert torch.equal(results[0][name]["loss"], results[1][name]["loss"])
+
+
+def _expected_row_chunks(name: str) -> int:
+    """Row chunks of a linear case: each costs two all-reduces."""
+    case = LINEAR_CASES[name]
+    n = case["targets"].numel()
+    if name == "linear_default_chunks_uneven":
+        return 2  # 300 rows in chunks of 150, set by the widest shard
+    if name == "linear_lm_head":
+        return 16  # 64 MiB chunks: 256 rows of 65 536 float32 logits
+    size = case["options"].get("chunk_size", n)
+    rows = size[0] if isinstance(size, tuple) else size
+    return -(-n // rows)
+
+
+@pytest.mark.parametrize("name", [*LINEAR_VALUE_CASES, "linear_lm_head"])
+def test_linear_bytes_communicated_match_the_formula(
+    name: str, results: list[dict[str, Any]]
+) -> None:
+    case = LINEAR_CASES[name]
+    n, d = case["targets"].numel(), case["hidden"].shape[-1]
+    dtype = case["hidden"].dtype
+    smoothing = case["options"].get("label_smoothing", 0.0)
+    reduced = case["hidden_grad"] and case["options"].get("reduce_hidden_grad", True)
+    forward = communication_bytes(n, dtype, label_smoothing=smoothing)
+    total = communication_bytes(
+        n, dtype, label_smoothing=smoothing, hidden_size=d if reduced else 0
+    )
+    assert total - forward == (n * d * case["hidden"].element_size() if reduced else 0)
+    for res in results:
+        r = res[name]
+        assert r["bytes"] == forward
+        assert r["calls"] == 1 + 2 * _expected_row_chunks(name)
+        assert r["backward_bytes"] == total - forward
+        assert r["backward_calls"] == int(reduced)
+
+
+def test_language_model_head_volume_measured(results: list[dict[str, Any]]) -> None:
+    """N = 4096 rows, V = 131 072 classes in two shards, D = 8, float32: the bytes each rank
+    passed to collectives, against an all-gather of the logits."""
+    case = LINEAR_CASES["linear_lm_head"]
+    n, v = LM_HEAD
+    assert case["targets"].shape == (n,) and sum(case["sizes"]) == v
+    all_gather = n * v * 4  # the float32 logits an all-gather delivers to each rank
+    for res in results:
+        r = res["linear_lm_head"]
+        assert r["bytes"] == 8 + 3 * n * 4 == 49_160
+        assert r["backward_bytes"] == n * 8 * 4 == 131_072  # the hidden gradient, [N, D]
+        assert all_gather == 2 * 1024**3
+        assert all_gather / r["bytes"] > 43_000
+    # The loss itself, against the single-process fused loss on the whole weight.
+    want = fused.linear_cross_entropy(case["hidden"], case["weight"], case["targets"])
+    torch.testing.assert_close(results[0]["linear_lm_head"]["loss"], want, rtol=1e-5, atol=0.0)
+
+
+def test_linear_errors_after_the_size_exchange(results: list[dict[str, Any]]) -> None:
+    for res in results:
+        with pytest.raises(
+            ValueError,
+            match=r"`local_weight` must hold at least one vocabulary column on every rank; "
+            r"got shard sizes \[8, 0\]",
+        ):
+            raise res["linear_empty_shard"]["error"]
+        with pytest.raises(ValueError, match=r"class index 9 is out of range for 9 classes"):
+            raise res["linear_out_of_range"]["error"]
+
+
+H, W = torch.zeros(3, 4), torch.zeros(5, 4)
+
+
+@pytest.mark.parametrize(
+    ("args", "options", "error", "match"),
+    [
+        (([[0.0]], W, torch.tensor([0])), {}, TypeError, "`hidden` must be a torch.Tensor"),
+        ((H, W.T, torch.tensor([0, 1, 2])), {}, ValueError, "`local_weight` must have shape"),
+        ((H, W.double(), torch.tensor([0, 1, 2])), {}, TypeError, "dtype of `hidden`"),
+        (
+            (H, W, torch.tensor([0, 1, 2])),
+            {"local_bias": torch.zeros(4)},
+            ValueError,
+            r"`local_bias` must have shape \(5,\)",
+        ),
+        ((H, W, torch.zeros(3)), {}, TypeError, "must be integer class indices"),
+        (
+            (H, W, torch.tensor([0, 1, 2])),
+            {"reduce_hidden_grad": 1},
+            TypeError,
+            "reduce_hidden_grad",
+        ),
+        ((H, W, torch.tensor([0, 1, 2])), {"chunk_size": 0}, ValueError, "chunk_size"),
+        ((H, W, torch.tensor([0, 1, 2])), {"logit_softcap": 0.0}, ValueError, "logit_softcap"),
+        ((H, W, torch.tensor([0, 1, 2])), {}, RuntimeError, "init_process_group"),
+    ],
+)
+def test_linear_errors_before_any_communication(
+    args: tuple[Any, ...], options: dict[str, Any], error: type, match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        vocab_parallel_linear_cross_entropy(*args, **options)
+
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "vocab_parallel.py"
 
 
-def test_example_trains_like_one_process() -> None:
-    """``torchrun --nproc-per-node 2 examples/vocab_parallel.py``: float32 losses agree."""
+@pytest.mark.parametrize("flags", [[], ["--linear"]])
+def test_example_trains_like_one_process(flags: list[str]) -> None:
+    """``torchrun --nproc-per-node 2 examples/vocab_parallel.py [--linear]``: float32
+    losses and the trained head agree with one process."""
     out = subprocess.run(
         [
             sys.executable,
@@ -366,6 +684,7 @@ def test_example_trains_like_one_process() -> None:
             "--nproc-per-node",
             str(WORLD_SIZE),
             str(EXAMPLE),
+            *flags,
         ],
         capture_output=True,
         text=True,

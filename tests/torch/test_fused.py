@@ -25,7 +25,12 @@ from crossent.torch import LinearCrossEntropy, cross_entropy, fused, linear_cros
 
 BACKENDS = ["torch"] + (["c"] if fused.kernel_backend() == "c" else [])
 
-TOL = {torch.float32: (2e-5, 2e-6), torch.float16: (5e-3, 5e-3), torch.bfloat16: (3e-2, 3e-2)}
+TOL = {
+    torch.float64: (1e-12, 1e-13),
+    torch.float32: (2e-5, 2e-6),
+    torch.float16: (5e-3, 5e-3),
+    torch.bfloat16: (3e-2, 3e-2),
+}
 
 OPTIONS = [
     {},
@@ -109,6 +114,22 @@ def test_cross_entropy_equals_core(
     if loss.numel() == 1:
         closed = grad.softmax_cross_entropy(x, targets, **options) * grad_out.to(torch.float32)
         assert_close(leaf.grad, closed.to(torch.float64), dtype)
+
+
+@pytest.mark.parametrize("options", OPTIONS)
+@pytest.mark.parametrize("inplace", [False, True])
+def test_float64_logits_are_computed_in_float64(options: dict[str, Any], inplace: bool) -> None:
+    base, targets = make_batch((9,), 37, seed=3)
+    if options.get("ignore_index", -100) is None:
+        targets = targets.clamp(min=0)
+    leaf = base.clone().requires_grad_()
+    loss = cross_entropy(leaf * 1, targets, inplace_backward=inplace, **options)
+    grad_out = torch.linspace(0.5, 2.0, loss.numel(), dtype=torch.float64).reshape(loss.shape)
+    loss.backward(grad_out)
+    want_loss, want_grad = core_loss_and_grad(base, targets, grad_out, **options)
+    assert_close(loss, want_loss, torch.float64)
+    assert leaf.grad is not None
+    assert_close(leaf.grad, want_grad, torch.float64)
 
 
 @pytest.mark.parametrize("options", [{}, {"label_smoothing": 0.1}])
@@ -342,6 +363,25 @@ def test_linear_equals_core(backend: str, chunk_size: Any, options: dict[str, An
     for leaf, want in zip(leaves, want_grads, strict=True):
         assert leaf.grad is not None
         assert_close(leaf.grad, want, torch.float32, scale=4)
+
+
+@pytest.mark.parametrize("chunk_size", [None, 3, (4, 5)])
+@pytest.mark.parametrize("options", OPTIONS)
+def test_linear_float64_is_computed_in_float64(chunk_size: Any, options: dict[str, Any]) -> None:
+    hidden, weight, bias, targets = make_linear(10, 6, 13, torch.float64, seed=4)
+    if options.get("ignore_index", -100) is None:
+        targets = targets.clamp(min=0)
+    leaves = [t.clone().requires_grad_() for t in (hidden, weight, bias) if t is not None]
+    loss = linear_cross_entropy(
+        leaves[0], leaves[1], targets, bias=leaves[2], chunk_size=chunk_size, **options
+    )
+    grad_out = torch.linspace(0.5, 2.0, loss.numel(), dtype=torch.float64).reshape(loss.shape)
+    loss.backward(grad_out)
+    want_loss, want_grads = linear_reference(hidden, weight, bias, targets, grad_out, **options)
+    assert_close(loss, want_loss, torch.float64)
+    for leaf, want in zip(leaves, want_grads, strict=True):
+        assert leaf.grad is not None
+        assert_close(leaf.grad, want, torch.float64)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])

@@ -35,6 +35,9 @@ from crossent.torch.fused import (
 __all__ += ["LinearCrossEntropy", "cross_entropy", "linear_cross_entropy"]
 
 # Vocabulary-parallel cross-entropy over torch.distributed (issue 8).
-from crossent.torch.distributed import vocab_parallel_cross_entropy  # noqa: E402
+from crossent.torch.distributed import (  # noqa: E402
+    vocab_parallel_cross_entropy,
+    vocab_parallel_linear_cross_entropy,
+)
 
-__all__ += ["vocab_parallel_cross_entropy"]
+__all__ += ["vocab_parallel_cross_entropy", "vocab_parallel_linear_cross_entropy"]

@@ -2,24 +2,30 @@ r"""Vocabulary-parallel softmax cross-entropy over ``torch.distributed``.
 
 When the output layer is split by vocabulary over the ranks of a process group (a
 tensor-parallel language-model head), rank ``r`` holds the logits
-:math:`z_{i,\,o_r : o_r + V_r}` of its contiguous shard only. Gathering the full ``[N, V]``
-logits would undo the split; instead, as in Megatron-LM, the loss needs a few numbers per
-row, each the all-reduce of a per-shard partial:
+:math:`z_{i,\,o_r : o_r + V_r}` of its contiguous shard only (or the rows
+:math:`W_{o_r : o_r + V_r}` of the output weight). Gathering the full ``[N, V]`` logits
+would undo the split; instead, as in Megatron-LM, the loss needs a few numbers per row.
+Each rank computes them over its own columns with the fused kernels of
+:mod:`crossent.torch.fused` — the shard's log-sum-exp :math:`s^{(r)}_i`, its target logit
+(0 when :math:`y_i` is another rank's class) and, with label smoothing, its row sum
+:math:`T^{(r)}_i` — and two all-reduces merge them:
 
-.. math:: m_i = \max_r \max_{j \in r} z_{ij}, \qquad
-    S_i = \sum_r \sum_{j \in r} e^{z_{ij} - m_i}, \qquad
+.. math:: m_i = \max_r s^{(r)}_i, \qquad
+    s_i = m_i + \log \sum_r e^{s^{(r)}_i - m_i}, \qquad
     z_{iy_i} = \sum_r [y_i \in r]\, z_{iy_i}, \qquad
-    T_i = \sum_r \sum_{j \in r} z_{ij}
+    T_i = \sum_r T^{(r)}_i .
 
-(``T`` only with label smoothing), so that :math:`s_i = m_i + \log S_i` is the row's
-log-normaliser. With the sparse target coefficients :math:`a_{ij} = h_i [j = y_i] + u_i`
-of :func:`crossent.grad.softmax_index_coefficients` the loss of
+With the sparse target coefficients :math:`a_{ij} = h_i [j = y_i] + u_i` of
+:func:`crossent.grad.softmax_index_coefficients` the loss of
 :func:`crossent.softmax_cross_entropy` is
 :math:`\ell_i = h_i (s_i - z_{iy_i}) + u_i (V s_i - T_i) + \lambda_z r_i s_i^2`
 (:func:`crossent.torch.fused.rows_loss`), and its closed-form gradient
 :math:`q_{ij} k_i - a_{ij}` (:func:`crossent.grad.softmax_cross_entropy`) restricted to a
-shard needs only :math:`s_i` and the targets, which every rank has: the backward pass
-communicates nothing.
+shard needs only :math:`s_i` and the targets, which every rank has: the logits' gradient
+needs no communication. :func:`vocab_parallel_linear_cross_entropy` runs the chunked
+:func:`crossent.torch.fused.linear_cross_entropy` on the weight shard, merging each row
+chunk's statistics before its gradient is formed, and sums the hidden states' gradient
+over the ranks in backward.
 
 References:
     Shoeybi et al. "Megatron-LM: Training Multi-Billion Parameter Language Models Using
@@ -28,21 +34,39 @@ References:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
-from crossent import _checks, _reduce, grad
-from crossent._array import compute_dtype, namespace, one_hot_mask
-from crossent.losses.categorical import mean_divisor, prepare_targets, row_weight
-from crossent.torch.fused import Options, Rows, RowStats, rows_loss
+from crossent.torch.fused import (
+    Chunking,
+    LinearCrossEntropyFunction,
+    Options,
+    Rows,
+    RowStats,
+    _check_linear,
+    _check_options,
+    _check_tensor,
+    _reduce_loss,
+    apply_gradient,
+    chunking,
+    gradient_rows,
+    prepare_logits,
+    prepare_rows,
+    row_scale_from_grad_output,
+    row_stats,
+    rows_loss,
+    stats_dtype,
+)
 
-__all__ = ["communication_bytes", "vocab_parallel_cross_entropy"]
-
-_XP = namespace(torch.empty(0))
-"""The array API namespace of torch tensors, for the core helpers."""
+__all__ = [
+    "communication_bytes",
+    "vocab_parallel_cross_entropy",
+    "vocab_parallel_linear_cross_entropy",
+]
 
 SIZE_BYTES = 8
 """Bytes each rank contributes to the exchange of shard sizes: one int64."""
@@ -75,30 +99,28 @@ def _all_reduce(x: torch.Tensor, op: Any, group: Any) -> None:
     dist.all_reduce(x, op=op, group=group)
 
 
-def _shard_sizes(v_local: int, device: Any, group: Any) -> list[int]:
-    """Every rank's ``V_local``, in rank order: one all-gather of one int64 per rank."""
-    mine = torch.tensor([v_local], dtype=torch.int64, device=device)
-    sizes = [torch.empty_like(mine) for _ in range(dist.get_world_size(group))]
-    _record(mine)
-    dist.all_gather(sizes, mine, group=group)
-    return [int(s) for s in sizes]
+def communication_bytes(
+    n_rows: int, dtype: torch.dtype, *, label_smoothing: float = 0.0, hidden_size: int = 0
+) -> int:
+    r"""Bytes each rank contributes to the collectives of one vocabulary-parallel loss.
 
+    .. math:: 8 + (3 + [\varepsilon > 0])\, N\, b \;+\; N D\, b_h
 
-def communication_bytes(n_rows: int, dtype: torch.dtype, *, label_smoothing: float = 0.0) -> int:
-    r"""Bytes each rank contributes to the collectives of one :func:`vocab_parallel_cross_entropy`.
-
-    .. math:: 8 + (3 + [\varepsilon > 0])\, N\, b
-
-    8 bytes for the shard size (an all-gather of one int64), then ``N`` numbers of ``b``
-    bytes (the compute dtype: float32 for fp16/bf16 logits) for the row maximum (all-reduce
-    MAX) and for the sum of exponentials, the target logit and, with label smoothing ε, the
-    row sum of logits (one all-reduce SUM of the stacked rows). The backward pass
-    communicates nothing. Independent of the vocabulary size and of the number of ranks.
+    8 bytes for the shard sizes (an all-gather of one int64), then ``N`` numbers of ``b``
+    bytes (the compute dtype: float32 for fp16/bf16, float64 for float64) for the row
+    maximum of the shards' log-sum-exps (all-reduce MAX) and for the sum of exponentials,
+    the target logit and, with label smoothing ε, the row sum of logits (all-reduce SUM).
+    Independent of the vocabulary size and of the number of ranks. The gradient of the
+    logits needs no communication; :func:`vocab_parallel_linear_cross_entropy` adds, in
+    backward, the all-reduce of the ``[N, D]`` hidden-state gradient in ``dtype``
+    (``b_h`` bytes a number) when ``hidden_size`` ``D`` is given.
 
     Args:
         n_rows: ``N``, the number of rows (the product of the batch dimensions).
-        dtype: dtype of the logits.
+        dtype: dtype of the logits (of ``hidden`` for the linear loss).
         label_smoothing: ε. Default: ``0.0``.
+        hidden_size: ``D``, to count the hidden gradient's all-reduce; 0 leaves it out.
+            Default: ``0``.
 
     Returns:
         The number of bytes, an ``int``.
@@ -109,12 +131,13 @@ def communication_bytes(n_rows: int, dtype: torch.dtype, *, label_smoothing: flo
         >>> communication_bytes(4096, torch.float32)  # 3 x 4096 float32 + one int64
         49160
     """
-    width = torch.empty((), dtype=compute_dtype(_XP, torch.empty((), dtype=dtype))).element_size()
-    return SIZE_BYTES + (3 + int(label_smoothing > 0)) * n_rows * width
+    width = torch.empty((), dtype=stats_dtype(torch.empty((), dtype=dtype))).element_size()
+    hidden = n_rows * hidden_size * torch.empty((), dtype=dtype).element_size()
+    return SIZE_BYTES + (3 + int(label_smoothing > 0)) * n_rows * width + hidden
 
 
 # ---------------------------------------------------------------------------------------
-# Host function: validation, shard layout, targets.
+# Host functions: the shard layout, targets in local columns, merging row statistics.
 # ---------------------------------------------------------------------------------------
 
 
@@ -124,83 +147,85 @@ class Shard:
 
     offset: int  # o_r, global index of the first local column
     size: int  # V_r
-    n_classes: int  # V, the whole vocabulary
+    sizes: list[int]  # every rank's V_r, in rank order
+
+    @property
+    def n_classes(self) -> int:
+        """``V``, the whole vocabulary."""
+        return sum(self.sizes)
 
 
-def _shard(local_logits: torch.Tensor, group: Any) -> Shard:
+def _shard(v_local: int, name: str, device: Any, group: Any) -> Shard:
+    """Every rank's ``V_r``: one all-gather of one int64 per rank. An empty shard anywhere
+    raises on every rank (every rank sees every size)."""
     if not (dist.is_available() and dist.is_initialized()):
         raise RuntimeError(
-            "`vocab_parallel_cross_entropy` needs an initialised torch.distributed process "
+            "vocabulary-parallel cross-entropy needs an initialised torch.distributed process "
             "group; call torch.distributed.init_process_group first."
         )
-    sizes = _shard_sizes(local_logits.shape[-1], local_logits.device, group)
+    mine = torch.tensor([v_local], dtype=torch.int64, device=device)
+    gathered = [torch.empty_like(mine) for _ in range(dist.get_world_size(group))]
+    _record(mine)
+    dist.all_gather(gathered, mine, group=group)
+    sizes = [int(s) for s in gathered]
     empty = [r for r, s in enumerate(sizes) if s == 0]
     if empty:
-        # Every rank has every size, so every rank raises the same error.
         raise ValueError(
-            f"`local_logits` must hold at least one vocabulary column on every rank; got "
-            f"shard sizes {sizes} (empty on rank {empty[0]})."
+            f"`{name}` must hold at least one vocabulary column on every rank; got shard "
+            f"sizes {sizes} (empty on rank {empty[0]})."
         )
     rank = dist.get_rank(group)
-    return Shard(offset=sum(sizes[:rank]), size=sizes[rank], n_classes=sum(sizes))
+    return Shard(offset=sum(sizes[:rank]), size=sizes[rank], sizes=sizes)
 
 
-def _rows(
-    targets: torch.Tensor,
-    batch_shape: tuple[int, ...],
-    shard: Shard,
-    opts: Options,
-    dtype: torch.dtype,
+def _local_rows(
+    targets: Any, batch_shape: tuple[int, ...], shard: Shard, opts: Options, like: torch.Tensor
 ) -> Rows:
-    """Validate global class-index ``targets`` with the core's rules; coefficients in ``dtype``."""
-    t = prepare_targets(
-        _XP,
+    """Targets validated against the whole vocabulary with the core's rules, then renumbered
+    to this shard's columns: indices outside ``[0, V_r)`` belong to other ranks, and the
+    kernels give them no target logit."""
+    rows = prepare_rows(
         targets,
-        pred_shape=(*batch_shape, shard.n_classes),
-        axis=len(batch_shape),
-        dtype=dtype,
-        weight=None,
-        ignore_index=opts.ignore_index,
-        label_smoothing=opts.label_smoothing,
+        batch_shape,
+        shard.n_classes,
+        opts,
+        like.device,
+        stats_dtype(like),
+        caller="vocabulary-parallel cross-entropy",
     )
-    t.indices = t.indices.reshape(-1).to(torch.int64)
-    t.valid = t.valid.reshape(-1)
-    rw = row_weight(_XP, t, dtype)
-    return Rows(
-        indices=t.indices,
-        row_weight=rw,
-        coef=grad.softmax_index_coefficients(_XP, t, dtype),
-        divisor=mean_divisor(_XP, t, rw),
-        n_classes=shard.n_classes,
-    )
+    rows.indices = rows.indices - shard.offset
+    return rows
 
 
-def _local_targets(rows: Rows, shard: Shard) -> torch.Tensor:
-    """Targets in local column numbers; ``-1`` where the target is another rank's."""
-    local = rows.indices - shard.offset
-    inside = (local >= 0) & (local < shard.size)
-    return torch.where(inside, local, torch.full_like(local, -1))
-
-
-def _row_stats(z: torch.Tensor, local_y: torch.Tensor, opts: Options, group: Any) -> RowStats:
-    """The forward's communication: all-reduce MAX of ``m``, then one all-reduce SUM."""
-    m = z.amax(dim=1)
+def _merge(local: RowStats, opts: Options, group: Any) -> RowStats:
+    """Whole-vocabulary :class:`RowStats` from this shard's: all-reduce MAX of the shards'
+    log-sum-exps, then one all-reduce SUM of the stacked rescaled sums of exponentials,
+    target logits and (with label smoothing) row sums."""
+    m = local.lse.clone()
     _all_reduce(m, dist.ReduceOp.MAX, group)
     # A row that is -inf everywhere has m = -inf: shift by 0 instead, and s = -inf follows.
     m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-    inside = local_y >= 0
-    picked = z.gather(1, torch.where(inside, local_y, 0)[:, None])[:, 0]
-    parts = [torch.exp(z - m[:, None]).sum(dim=1), torch.where(inside, picked, 0.0)]
+    parts = [torch.exp(local.lse - m), local.target]
     if opts.label_smoothing:
-        parts.append(z.sum(dim=1))
+        parts.append(local.total)
     sums = torch.stack(parts)
     _all_reduce(sums, dist.ReduceOp.SUM, group)
     total = sums[2] if opts.label_smoothing else torch.zeros_like(m)
     return RowStats(lse=m + torch.log(sums[0]), target=sums[1], total=total)
 
 
+def _check_targets(targets: Any) -> None:
+    """Class-index targets, checked before any communication."""
+    _check_tensor("targets", targets)
+    if targets.is_floating_point():
+        raise TypeError(
+            "`targets` of vocabulary-parallel cross-entropy must be integer class indices; "
+            f"got dtype {str(targets.dtype).rsplit('.', 1)[-1]}."
+        )
+
+
 # ---------------------------------------------------------------------------------------
-# Autograd function.
+# Autograd function (the linear loss reuses fused.LinearCrossEntropyFunction).
 # ---------------------------------------------------------------------------------------
 
 
@@ -209,46 +234,26 @@ class VocabParallelCrossEntropyFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx: Any,
-        local_logits: torch.Tensor,
-        rows: Rows,
-        shard: Shard,
-        opts: Options,
-        group: Any,
+        ctx: Any, local_logits: torch.Tensor, rows: Rows, opts: Options, group: Any
     ) -> torch.Tensor:
-        batch_shape = tuple(local_logits.shape[:-1])
-        dtype = compute_dtype(_XP, local_logits)
-        z = local_logits.reshape(-1, shard.size).to(dtype)
-        local_y = _local_targets(rows, shard)
-        stats = _row_stats(z, local_y, opts, group)
-        loss = rows_loss(rows, stats, opts)
-        if opts.reduction == "none":
-            loss = loss.reshape(batch_shape)
-        else:
-            loss = _reduce.reduce(_XP, loss, opts.reduction, rows.divisor)
-        ctx.save_for_backward(local_logits)
-        ctx.rows, ctx.shard, ctx.opts, ctx.lse, ctx.local_y = rows, shard, opts, stats.lse, local_y
+        x = prepare_logits(local_logits, inplace=False)
+        stats = _merge(row_stats(x, rows.indices, opts.logit_softcap), opts, group)
+        loss = _reduce_loss(
+            rows_loss(rows, stats, opts), rows, opts, tuple(local_logits.shape[:-1])
+        )
+        ctx.save_for_backward(x)
+        ctx.rows, ctx.opts, ctx.lse, ctx.shape = rows, opts, stats.lse, tuple(local_logits.shape)
         return loss.to(local_logits.dtype)
 
     @staticmethod
-    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[Any, None, None, None, None]:
-        (local_logits,) = ctx.saved_tensors
-        rows, shard, opts, lse = ctx.rows, ctx.shard, ctx.opts, ctx.lse
-        z = local_logits.reshape(-1, shard.size).to(lse.dtype)
-        c = rows.coef
-        # The closed form q_ij k_i − a_ij of crossent.grad.softmax_cross_entropy on this
-        # rank's columns: a_ij = h_i [j = y_i] + u_i, whose one-hot part is empty when y_i
-        # is another rank's column (local_y = -1 matches no column).
-        k = grad.softmax_gradient_row_scale(
-            _XP, c.total, z_loss=opts.z_loss, row_weight=rows.row_weight, lse=lse
-        )
-        onehot = one_hot_mask(_XP, ctx.local_y, shard.size, lse.dtype)
-        a = c.target[:, None] * onehot + c.smooth[:, None]
-        g = torch.exp(z - lse[:, None]) * k[:, None] - a
-        g = _reduce.scale_gradient(_XP, g, opts.reduction, rows.divisor)
-        g_out = grad_output.to(lse.dtype)
-        g = g * (g_out.reshape(-1, 1) if opts.reduction == "none" else g_out)
-        return g.to(local_logits.dtype).reshape(local_logits.shape), None, None, None, None
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[Any, None, None, None]:
+        (x,) = ctx.saved_tensors
+        rows, opts, lse = ctx.rows, ctx.opts, ctx.lse
+        scale = row_scale_from_grad_output(grad_output, opts.reduction, lse.dtype)
+        k, u, h = gradient_rows(rows, lse, opts, scale)
+        out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+        apply_gradient(x, out, rows.indices, opts.logit_softcap, lse, k, u, h)
+        return out.view(ctx.shape), None, None, None
 
 
 # ---------------------------------------------------------------------------------------
@@ -264,6 +269,7 @@ def vocab_parallel_cross_entropy(
     ignore_index: int | None = -100,
     label_smoothing: float = 0.0,
     z_loss: float = 0.0,
+    logit_softcap: float | None = None,
     reduction: str = "mean",
 ) -> torch.Tensor:
     r"""Softmax cross-entropy of logits split by vocabulary over the ranks of ``group``.
@@ -274,26 +280,28 @@ def vocab_parallel_cross_entropy(
     concatenated logits :math:`z = [z^{(0)}, \dots, z^{(R-1)}]` (class axis last):
 
     .. math:: \ell_i = -\sum_c a_{ic} \log q_{ic} + \lambda_z\, r_i\, s_i^2, \qquad
-        s_i = \mathrm{logsumexp}_c\, z_{ic},
+        s_i = \mathrm{logsumexp}_c\, z'_{ic},
 
-    with :math:`a_{ic} = (1-\varepsilon)[c = y_i] + \varepsilon / V` (0 for ignored rows)
+    with :math:`z' = c \tanh(z / c)` under ``logit_softcap=c``,
+    :math:`a_{ic} = (1-\varepsilon)[c = y_i] + \varepsilon / V` (0 for ignored rows)
     and :math:`r_i = 1` for counted rows, 0 for ignored ones. ``"mean"`` divides the sum by
     the number of non-ignored targets; an all-ignored batch gives 0 (not NaN). Backward gives
     each rank exactly its shard :math:`\partial L / \partial z^{(r)}` of the full gradient,
     without communication.
 
     Communication per call and rank: an all-gather of one int64 (the shard sizes), an
-    all-reduce MAX of ``N`` numbers (the row maximum) and one all-reduce SUM of
-    ``2 N`` numbers (sum of exponentials, target logit), ``3 N`` with label smoothing (the row
-    sum of logits) — :func:`crossent.torch.distributed.communication_bytes`:
+    all-reduce MAX of ``N`` numbers (the shards' row log-sum-exps) and one all-reduce SUM
+    of ``2 N`` numbers (rescaled sums of exponentials, target logit), ``3 N`` with label
+    smoothing (the row sum of logits) — :func:`crossent.torch.distributed.communication_bytes`:
     :math:`8 + (3 + [\varepsilon > 0]) N b` bytes for ``b``-byte floats, e.g. 49 160 bytes
     for ``N = 4096`` float32 rows at any vocabulary size, where an all-gather of the
     ``V = 131072`` logits would deliver :math:`N V b` = 2 GiB to each rank.
 
     The gradient reaches only ``local_logits``: in a tensor-parallel head the hidden states
     that feed every shard need an all-reduce of their gradient (Megatron's
-    ``copy_to_tensor_model_parallel_region``; see ``examples/vocab_parallel.py``). Class
-    weights and probability targets are not supported in this version.
+    ``copy_to_tensor_model_parallel_region``; see ``examples/vocab_parallel.py``), which
+    :func:`vocab_parallel_linear_cross_entropy` does itself. Class weights and probability
+    targets are not supported in this version.
 
     Args:
         local_logits: this rank's logits shard, floating, shape ``[..., V_r]`` with
@@ -306,6 +314,7 @@ def vocab_parallel_cross_entropy(
             Default: ``-100``.
         label_smoothing: ε in [0, 1], PyTorch's rule. Default: ``0.0``.
         z_loss: coefficient :math:`\lambda_z` of the squared log-normaliser. Default: ``0.0``.
+        logit_softcap: ``c > 0`` soft-caps the logits at ±c; ``None`` is off. Default: ``None``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
 
     Returns:
@@ -333,34 +342,146 @@ def vocab_parallel_cross_entropy(
         0.3567
         >>> dist.destroy_process_group()
     """
-    if not isinstance(local_logits, torch.Tensor):
+    _check_tensor("local_logits", local_logits)
+    if not local_logits.is_floating_point():
         raise TypeError(
-            f"`local_logits` must be a torch.Tensor; got {type(local_logits).__name__}."
+            "`local_logits` must be a floating tensor; got dtype "
+            f"{str(local_logits.dtype).rsplit('.', 1)[-1]}."
         )
-    _checks.floating(_XP, "local_logits", local_logits)
     if local_logits.ndim == 0:
         raise ValueError(
             "`local_logits` must have a vocabulary axis (shape [..., V_local]); got a 0-d tensor."
         )
-    _checks.reduction(reduction)
-    smoothing = _checks.number_in("label_smoothing", label_smoothing, 0.0, 1.0)
-    z = _checks.non_negative("z_loss", z_loss)
-    if ignore_index is not None:
-        _checks.integer("ignore_index", ignore_index)
-    opts = Options(ignore_index, smoothing, z, None, reduction)
-    if not isinstance(targets, torch.Tensor):
-        raise TypeError(f"`targets` must be a torch.Tensor; got {type(targets).__name__}.")
-    if targets.is_floating_point():
+    opts = _check_options(ignore_index, label_smoothing, z_loss, logit_softcap, reduction)
+    _check_targets(targets)
+    shard = _shard(local_logits.shape[-1], "local_logits", local_logits.device, group)
+    rows = _local_rows(targets, tuple(local_logits.shape[:-1]), shard, opts, local_logits)
+    loss: torch.Tensor = VocabParallelCrossEntropyFunction.apply(local_logits, rows, opts, group)
+    return loss
+
+
+def vocab_parallel_linear_cross_entropy(
+    hidden: torch.Tensor,
+    local_weight: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    local_bias: torch.Tensor | None = None,
+    group: Any = None,
+    ignore_index: int | None = -100,
+    label_smoothing: float = 0.0,
+    z_loss: float = 0.0,
+    logit_softcap: float | None = None,
+    reduction: str = "mean",
+    chunk_size: int | tuple[int, int] | None = None,
+    reduce_hidden_grad: bool = True,
+) -> torch.Tensor:
+    r"""Softmax cross-entropy of ``hidden @ W.T + b`` with ``W`` split by rows over the ranks.
+
+    Rank ``r`` holds the contiguous rows :math:`W^{(r)} = W_{o_r : o_r + V_r}` of the output
+    weight (``[V_r, D]``, in rank order, sizes may differ) and the same ``hidden`` and
+    ``targets`` (global class indices) as every other rank. Every rank returns the loss of
+    :func:`crossent.softmax_cross_entropy` on the full logits
+    :math:`z = h W^\top + b` — the loss of :func:`vocab_parallel_cross_entropy` — while
+    neither the full nor the local logits are ever held: the shard runs the chunked
+    :func:`crossent.torch.linear_cross_entropy`, each row chunk's statistics are merged
+    over the ranks by two all-reduces before its gradient is formed, and the chunk's
+    logits are overwritten by that gradient. Memory beyond the inputs: the gradients plus
+    one chunk (``chunk_size``).
+
+    Gradients, on every rank: ``local_weight.grad`` (and ``local_bias.grad``) is exactly this
+    rank's rows of the full :math:`\partial L / \partial W = G^\top h`. ``hidden.grad`` is the
+    full :math:`\partial L / \partial h = \sum_r G^{(r)} W^{(r)}`: each rank computes its
+    term and backward all-reduces their sum (``N × D`` numbers in ``hidden``'s dtype). Pass
+    ``reduce_hidden_grad=False`` when ``hidden`` already enters through an operator whose
+    backward does that all-reduce (Megatron's ``copy_to_tensor_model_parallel_region``):
+    reducing twice would multiply the gradient by the number of ranks.
+
+    Communication per call and rank: the shard sizes (one int64, all-gathered), then for
+    each row chunk an all-reduce MAX of its rows' log-sum-exps and an all-reduce SUM of 2
+    (3 with label smoothing) numbers per row — in all the
+    :math:`8 + (3 + [\varepsilon > 0]) N b` bytes of :func:`vocab_parallel_cross_entropy`,
+    in ``2 ⌈N / \text{rows}⌉ + 1`` calls — and in backward the :math:`N D b_h` bytes of the
+    hidden gradient (:func:`crossent.torch.distributed.communication_bytes` with
+    ``hidden_size=D``). All ranks must call with the same batch shape, ``chunk_size``,
+    options, and ``hidden.requires_grad``: a collective that one rank skips waits forever.
+
+    Args:
+        hidden: ``[..., D]`` float tensor, the same on every rank.
+        local_weight: ``[V_r, D]``, this rank's rows of the output weight, ``V_r ≥ 1``, the
+            dtype of ``hidden``.
+        targets: integer class indices in ``[0, V)`` of shape ``hidden.shape[:-1]``, the
+            same on every rank.
+        local_bias: ``[V_r]``, this rank's slice of the bias, or ``None``. Default: ``None``.
+        group: the process group the vocabulary is split over. Default: ``None``.
+        ignore_index: target value that counts for nothing; ``None`` disables it.
+            Default: ``-100``.
+        label_smoothing: ε in [0, 1]. Default: ``0.0``.
+        z_loss: coefficient of the squared log-normaliser. Default: ``0.0``.
+        logit_softcap: ``c > 0`` soft-caps the logits at ±c; ``None`` is off. Default: ``None``.
+        reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
+        chunk_size: rows per chunk, or ``(rows, classes)`` to split the shard's columns as
+            well; ``None`` picks chunks of at most 64 MiB of float32 logits for the largest
+            shard, so that every rank uses the same rows. Default: ``None``.
+        reduce_hidden_grad: all-reduce the gradient of ``hidden`` in backward.
+            Default: ``True``.
+
+    Returns:
+        0-d tensor for ``"mean"``/``"sum"``, ``hidden.shape[:-1]`` for ``"none"``; in
+        ``hidden``'s dtype, equal on every rank.
+
+    Raises:
+        ValueError: a rank with an empty shard (raised on every rank), mismatched shapes,
+            class indices out of range for the whole vocabulary, bad options.
+        TypeError: non-tensor inputs, mismatched or non-floating dtypes, non-integer targets.
+        RuntimeError: no initialised ``torch.distributed`` process group.
+
+    References:
+        Shoeybi et al. "Megatron-LM." 2019. https://arxiv.org/abs/1909.08053;
+        Wijmans et al. "Cut Your Losses in Large-Vocabulary Language Models." ICLR 2025.
+
+    Example:
+        >>> import torch
+        >>> import torch.distributed as dist
+        >>> from crossent.torch import vocab_parallel_linear_cross_entropy
+        >>> dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+        >>> hidden = torch.eye(2, dtype=torch.float64)
+        >>> weight = torch.log(torch.tensor([[0.2, 0.5], [0.7, 0.4], [0.1, 0.1]], dtype=torch.float64))
+        >>> loss = vocab_parallel_linear_cross_entropy(hidden, weight, torch.tensor([1, 0]), reduction="none")
+        >>> [round(v, 4) for v in loss.tolist()]
+        [0.3567, 0.6931]
+        >>> dist.destroy_process_group()
+    """
+    opts = _check_options(ignore_index, label_smoothing, z_loss, logit_softcap, reduction)
+    _check_linear(hidden, local_weight, local_bias, ("hidden", "local_weight", "local_bias"))
+    if not isinstance(reduce_hidden_grad, bool):
         raise TypeError(
-            "`targets` of vocab_parallel_cross_entropy must be integer class indices; got "
-            f"dtype {str(targets.dtype).rsplit('.', 1)[-1]}."
+            f"`reduce_hidden_grad` must be a bool; got reduce_hidden_grad={reduce_hidden_grad!r}."
         )
-    shard = _shard(local_logits, group)
-    dtype = compute_dtype(_XP, local_logits)
-    rows = _rows(
-        targets.to(local_logits.device), tuple(local_logits.shape[:-1]), shard, opts, dtype
-    )
-    loss: torch.Tensor = VocabParallelCrossEntropyFunction.apply(
-        local_logits, rows, shard, opts, group
+    _check_targets(targets)
+    batch_shape = tuple(hidden.shape[:-1])
+    n = math.prod(batch_shape)
+    # Row chunks from the widest shard, the same on every rank (they meet in collectives).
+    chunking(chunk_size, n, 1)  # the argument's errors, before any communication
+    shard = _shard(local_weight.shape[0], "local_weight", hidden.device, group)
+    common = chunking(chunk_size, n, max(shard.sizes))
+    chunks = Chunking(common.rows, min(common.cols, shard.size))
+    rows = _local_rows(targets, batch_shape, shard, opts, hidden)
+
+    def merge(local: RowStats) -> RowStats:
+        return _merge(local, opts, group)
+
+    def reduce_hidden(g: torch.Tensor) -> None:
+        _all_reduce(g, dist.ReduceOp.SUM, group)
+
+    loss: torch.Tensor = LinearCrossEntropyFunction.apply(
+        hidden,
+        local_weight,
+        local_bias,
+        rows,
+        opts,
+        chunks,
+        torch.is_grad_enabled(),
+        merge,
+        reduce_hidden if reduce_hidden_grad else None,
     )
     return loss

@@ -32,7 +32,8 @@ of a loss whose gradient is written in place. Layers, as in Liger-Kernel:
    through :mod:`ctypes` on CPU tensors, its rows spread over the OpenMP threads of
    PyTorch's own runtime, or over a small thread pool when the compiler has no OpenMP), or
    the same two passes in composed torch ops over blocks of rows (any device, or no
-   compiler; set ``CROSSENT_KERNEL=torch`` to force it). Both compute in float32.
+   compiler; set ``CROSSENT_KERNEL=torch`` to force it). Both compute in float32 (float64
+   logits, which only the composed torch ops take, in float64).
 2. **host functions** — validate the inputs and allocate (:func:`prepare_logits`,
    :func:`prepare_rows`, :func:`linear_chunks`).
 3. **autograd functions** — :class:`CrossEntropyFunction`, :class:`LinearCrossEntropyFunction`.
@@ -68,6 +69,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -456,11 +458,17 @@ def _c_function(x: torch.Tensor, kind: str) -> Any:
 
 @dataclass
 class RowStats:
-    """Per-row statistics of the soft-capped logits ``z'``, float32, shape ``[N]``."""
+    """Per-row statistics of the soft-capped logits ``z'``, shape ``[N]``, in the compute
+    dtype (:func:`stats_dtype`)."""
 
     lse: torch.Tensor  # logsumexp_j z'_ij
     target: torch.Tensor  # z'_{i, y_i}, 0 where y_i is not a column of the block
     total: torch.Tensor  # sum_j z'_ij
+
+
+def stats_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype the kernels compute in: float64 for float64 input, else float32."""
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
 def _block_rows(cols: int) -> int:
@@ -478,7 +486,8 @@ def row_stats(x: torch.Tensor, y: torch.Tensor, cap: float | None) -> RowStats:
     an ignored row's): their target logit is 0.
     """
     n, c = x.shape
-    out = RowStats(*(torch.empty(n, dtype=torch.float32, device=x.device) for _ in range(3)))
+    dt = stats_dtype(x)
+    out = RowStats(*(torch.empty(n, dtype=dt, device=x.device) for _ in range(3)))
     fn = _c_function(x, "stats")
     if fn is not None:
         cap_c = 0.0 if cap is None else cap
@@ -501,7 +510,7 @@ def row_stats(x: torch.Tensor, y: torch.Tensor, cap: float | None) -> RowStats:
         return out
     step = _block_rows(c)
     for r0 in range(0, n, step):
-        z = _softcap(x[r0 : r0 + step].float(), cap)
+        z = _softcap(x[r0 : r0 + step].to(dt), cap)
         yb = y[r0 : r0 + step]
         inside = (yb >= 0) & (yb < c)
         picked = z.gather(1, torch.where(inside, yb, 0)[:, None])[:, 0]
@@ -523,8 +532,9 @@ def apply_gradient(
 ) -> None:
     r"""The read-write pass: ``out[i, j] = ∂z'/∂z · (exp(z'_ij − lse_i)·k_i − u_i − h_i[j = y_i])``.
 
-    ``out`` may be ``x`` itself (the in-place gradient). Row vectors are float32 ``[N]``;
-    the reduction's scale is already folded into ``k``, ``u`` and ``h``.
+    ``out`` may be ``x`` itself (the in-place gradient). Row vectors are ``[N]`` in
+    :func:`stats_dtype` of ``x``; the reduction's scale is already folded into ``k``, ``u``
+    and ``h``.
     """
     n, c = x.shape
     fn = _c_function(x, "apply")
@@ -553,7 +563,7 @@ def apply_gradient(
     step = _block_rows(c)
     for r0 in range(0, n, step):
         r1 = min(n, r0 + step)
-        zb = _softcap(x[r0:r1].float(), cap)
+        zb = _softcap(x[r0:r1].to(lse.dtype), cap)
         g = torch.exp(zb - lse[r0:r1, None]).mul_(k[r0:r1, None]).sub_(u[r0:r1, None])
         yb = y[r0:r1]
         inside = (yb >= 0) & (yb < c)
@@ -585,7 +595,7 @@ class Rows:
     sparse coefficients :math:`a_{ij} = h_i [j = y_i] + u_i` and the ``"mean"`` divisor."""
 
     indices: torch.Tensor  # int64 [N], ignored rows -> 0
-    row_weight: torch.Tensor  # float32 [N], r_i
+    row_weight: torch.Tensor  # [N], r_i, in the compute dtype
     coef: grad.IndexCoefficients
     divisor: Any
     n_classes: int
@@ -613,13 +623,21 @@ def _check_tensor(name: str, x: Any) -> None:
 
 
 def prepare_rows(
-    targets: Any, batch_shape: tuple[int, ...], n_classes: int, opts: Options, device: Any
+    targets: Any,
+    batch_shape: tuple[int, ...],
+    n_classes: int,
+    opts: Options,
+    device: Any,
+    dtype: torch.dtype = torch.float32,
+    caller: str = "the fused kernels",
 ) -> Rows:
-    """Validate class-index ``targets`` of shape ``batch_shape`` with the core's rules."""
+    """Validate class-index ``targets`` of shape ``batch_shape`` with the core's rules; row
+    vectors in ``dtype`` (the :func:`stats_dtype` of the logits). ``caller`` names the
+    function in the error for probability targets."""
     _check_tensor("targets", targets)
     if targets.is_floating_point():
         raise TypeError(
-            "`targets` of the fused kernels must be integer class indices; got dtype "
+            f"`targets` of {caller} must be integer class indices; got dtype "
             f"{str(targets.dtype).rsplit('.', 1)[-1]} (for probability targets use "
             "crossent.softmax_cross_entropy)."
         )
@@ -629,17 +647,17 @@ def prepare_rows(
         targets.to(device),
         pred_shape=(*batch_shape, n_classes),
         axis=len(batch_shape),
-        dtype=torch.float32,
+        dtype=dtype,
         weight=None,
         ignore_index=opts.ignore_index,
         label_smoothing=opts.label_smoothing,
     )
     t = _flatten_targets(t)
-    rw = row_weight(xp, t, torch.float32)
+    rw = row_weight(xp, t, dtype)
     return Rows(
         indices=t.indices.to(torch.int64),
         row_weight=rw,
-        coef=grad.softmax_index_coefficients(xp, t, torch.float32),
+        coef=grad.softmax_index_coefficients(xp, t, dtype),
         divisor=mean_divisor(xp, t, rw),
         n_classes=n_classes,
     )
@@ -679,7 +697,7 @@ def gradient_rows(
         v = _reduce.scale_gradient(_XP, v, opts.reduction, rows.divisor)
         if scale is not None:
             v = v * scale
-        parts.append(v.to(torch.float32).contiguous())
+        parts.append(v.to(lse.dtype).contiguous())
     return parts[0], parts[1], parts[2]
 
 
@@ -750,13 +768,16 @@ def check_inplace(logits: torch.Tensor) -> None:
                 )
 
 
-def row_scale_from_grad_output(grad_output: torch.Tensor, reduction: str) -> Any:
-    """The incoming gradient as a scale of each row's coefficients (None when it is 1)."""
+def row_scale_from_grad_output(
+    grad_output: torch.Tensor, reduction: str, dtype: torch.dtype
+) -> Any:
+    """The incoming gradient in ``dtype`` as a scale of each row's coefficients (None when
+    it is 1)."""
     if reduction == "none":
-        return grad_output.reshape(-1).to(torch.float32)
+        return grad_output.reshape(-1).to(dtype)
     if grad_output.device.type == "cpu" and float(grad_output) == 1.0:
         return None
-    return grad_output.to(torch.float32)
+    return grad_output.to(dtype)
 
 
 # ---------------------------------------------------------------------------------------
@@ -777,7 +798,7 @@ class CrossEntropyFunction(torch.autograd.Function):
             check_inplace(logits)
         x = prepare_logits(logits, write_now)
         batch_shape = tuple(logits.shape[:-1])
-        rows = prepare_rows(targets, batch_shape, x.shape[1], opts, x.device)
+        rows = prepare_rows(targets, batch_shape, x.shape[1], opts, x.device, stats_dtype(x))
         stats = row_stats(x, rows.indices, opts.logit_softcap)
         if write_now:
             k, u, h = gradient_rows(rows, stats.lse, opts, None)
@@ -796,7 +817,7 @@ class CrossEntropyFunction(torch.autograd.Function):
         ctx: Any, grad_output: torch.Tensor
     ) -> tuple[torch.Tensor | None, None, None, None]:
         opts, rows = ctx.opts, ctx.rows
-        scale = row_scale_from_grad_output(grad_output, opts.reduction)
+        scale = row_scale_from_grad_output(grad_output, opts.reduction, ctx.lse.dtype)
         if ctx.inplace:
             g = ctx.gradient
             ctx.gradient = None
@@ -854,6 +875,8 @@ def linear_chunks(
     *,
     want: tuple[bool, bool, bool] | None,
     scale: torch.Tensor | None = None,
+    combine: Callable[[RowStats], RowStats] | None = None,
+    known: RowStats | None = None,
 ) -> tuple[RowStats, LinearGrads | None]:
     """Row statistics of ``h @ weight.T + bias`` chunk by chunk and, if ``want`` names any
     of (hidden, weight, bias), their gradients, accumulated in float32 for half inputs.
@@ -862,10 +885,19 @@ def linear_chunks(
     ``z = h_c W^T``, ``dh_c = g W`` and ``dW += g^T h_c``, ``g`` overwriting ``z``. With
     several column chunks the statistics are merged across them with an online
     log-sum-exp first, and ``z`` is recomputed for the gradient (four products).
+
+    ``combine`` turns each row chunk's statistics over ``weight``'s rows into those over
+    the whole vocabulary before the chunk's gradient is formed (the vocabulary-parallel
+    all-reduces); every rank must then use the same row chunks. ``known`` supplies the
+    statistics of every row (a backward pass): only the gradient pass runs.
     """
     n, v = h.shape[0], weight.shape[0]
     acc = torch.float32 if h.dtype in (torch.float16, torch.bfloat16) else h.dtype
-    stats = RowStats(*(torch.empty(n, dtype=torch.float32, device=h.device) for _ in range(3)))
+    if known is None:
+        dt = stats_dtype(h)
+        stats = RowStats(*(torch.empty(n, dtype=dt, device=h.device) for _ in range(3)))
+    else:
+        stats = known
     grads = None
     if want is not None:
         grads = LinearGrads(
@@ -885,29 +917,50 @@ def linear_chunks(
                 return torch.mm(hc, weight[c0:c1].T, out=z)
             return torch.addmm(bias[c0:c1], hc, weight[c0:c1].T, out=z)
 
-        for c0, c1 in col_ranges:
-            part = row_stats(logits(c0, c1), yc - c0, opts.logit_softcap)
-            if c0 == 0:
-                stats.lse[r0:r1], stats.target[r0:r1], stats.total[r0:r1] = (
-                    part.lse,
-                    part.target,
-                    part.total,
-                )
-            else:  # online log-sum-exp (Milakov and Gimelshein 2018)
-                stats.lse[r0:r1] = torch.logaddexp(stats.lse[r0:r1], part.lse)
-                stats.target[r0:r1] += part.target
-                stats.total[r0:r1] += part.total
+        if known is None:
+            _chunk_stats(
+                stats,
+                r0,
+                r1,
+                [row_stats(logits(c0, c1), yc - c0, opts.logit_softcap) for c0, c1 in col_ranges],
+                combine,
+            )
         if grads is None:
             continue
         chunk_rows = rows.slice(r0, r1)
         lse = stats.lse[r0:r1]
         row_scale = scale[r0:r1] if scale is not None and scale.ndim == 1 else scale
         k, u, hh = gradient_rows(chunk_rows, lse, opts, row_scale)
+        reuse = known is None and len(col_ranges) == 1
         for c0, c1 in col_ranges:
-            z = logits(c0, c1) if len(col_ranges) > 1 or c0 != 0 else _last_logits(buf, hc, c1)
+            z = _last_logits(buf, hc, c1) if reuse else logits(c0, c1)
             apply_gradient(z, z, yc - c0, opts.logit_softcap, lse, k, u, hh)
             _accumulate(grads, z, hc, weight, r0, r1, c0, c1, first_col=c0 == 0, first_row=r0 == 0)
     return stats, grads
+
+
+def _chunk_stats(
+    stats: RowStats,
+    r0: int,
+    r1: int,
+    parts: list[RowStats],
+    combine: Callable[[RowStats], RowStats] | None,
+) -> None:
+    """Write rows ``r0:r1`` of ``stats`` from the column chunks' ``parts``, merged with an
+    online log-sum-exp (Milakov and Gimelshein 2018), then passed through ``combine``."""
+    lse, target, total = parts[0].lse, parts[0].target, parts[0].total
+    for part in parts[1:]:
+        lse = torch.logaddexp(lse, part.lse)
+        target = target + part.target
+        total = total + part.total
+    merged = RowStats(lse, target, total)
+    if combine is not None:
+        merged = combine(merged)
+    stats.lse[r0:r1], stats.target[r0:r1], stats.total[r0:r1] = (
+        merged.lse,
+        merged.target,
+        merged.total,
+    )
 
 
 def _last_logits(buf: torch.Tensor, hc: torch.Tensor, v: int) -> torch.Tensor:
@@ -951,30 +1004,35 @@ def _accumulate(
             db.add_(col_sum)
 
 
-def _check_linear(hidden: Any, weight: Any, bias: Any) -> None:
-    _check_tensor("hidden", hidden)
-    _check_tensor("weight", weight)
+def _check_linear(
+    hidden: Any, weight: Any, bias: Any, names: tuple[str, str, str] = ("hidden", "weight", "bias")
+) -> None:
+    """Types, shapes and dtypes of a linear layer's input, weight ``[V, D]`` and bias ``[V]``;
+    ``names`` are the caller's argument names, for the errors."""
+    nh, nw, nb = names
+    _check_tensor(nh, hidden)
+    _check_tensor(nw, weight)
     xp = namespace(hidden)
-    _checks.floating(xp, "hidden", hidden)
-    _checks.floating(xp, "weight", weight)
+    _checks.floating(xp, nh, hidden)
+    _checks.floating(xp, nw, weight)
     if hidden.ndim < 1 or weight.ndim != 2 or weight.shape[1] != hidden.shape[-1]:
         raise ValueError(
-            "`weight` must have shape [V, D] with D = hidden.shape[-1]; got hidden of shape "
-            f"{tuple(hidden.shape)} and weight of shape {tuple(weight.shape)}."
+            f"`{nw}` must have shape [V, D] with D = {nh}.shape[-1]; got {nh} of shape "
+            f"{tuple(hidden.shape)} and {nw} of shape {tuple(weight.shape)}."
         )
     if weight.dtype != hidden.dtype:
         raise TypeError(
-            f"`weight` must have the dtype of `hidden`; got {weight.dtype} and {hidden.dtype}."
+            f"`{nw}` must have the dtype of `{nh}`; got {weight.dtype} and {hidden.dtype}."
         )
     if bias is not None:
-        _check_tensor("bias", bias)
+        _check_tensor(nb, bias)
         if tuple(bias.shape) != (weight.shape[0],):
             raise ValueError(
-                f"`bias` must have shape ({weight.shape[0]},); got {tuple(bias.shape)}."
+                f"`{nb}` must have shape ({weight.shape[0]},); got {tuple(bias.shape)}."
             )
         if bias.dtype != hidden.dtype:
             raise TypeError(
-                f"`bias` must have the dtype of `hidden`; got {bias.dtype} and {hidden.dtype}."
+                f"`{nb}` must have the dtype of `{nh}`; got {bias.dtype} and {hidden.dtype}."
             )
 
 
@@ -984,7 +1042,12 @@ class LinearCrossEntropyFunction(torch.autograd.Function):
     For ``"mean"`` and ``"sum"`` the gradients are computed during the forward pass (the
     incoming gradient is a scalar that scales them in backward), so the logits are made
     once. For ``"none"`` the incoming gradient differs per row and is only known in
-    backward, which recomputes the chunks.
+    backward, which recomputes the logits chunk by chunk (the row statistics are kept).
+
+    ``rows`` are the validated targets (:func:`prepare_rows`). The vocabulary-parallel
+    caller (:mod:`crossent.torch.distributed`) passes a shard of the weight, ``rows``
+    with the targets in local column numbers, a ``combine`` for :func:`linear_chunks`,
+    and ``reduce_hidden``, which sums the hidden gradient over the ranks in place.
     """
 
     @staticmethod
@@ -993,14 +1056,14 @@ class LinearCrossEntropyFunction(torch.autograd.Function):
         hidden: torch.Tensor,
         weight: torch.Tensor,
         bias: torch.Tensor | None,
-        targets: torch.Tensor,
+        rows: Rows,
         opts: Options,
         chunks: Chunking,
         grad_enabled: bool,
+        combine: Callable[[RowStats], RowStats] | None = None,
+        reduce_hidden: Callable[[torch.Tensor], None] | None = None,
     ) -> torch.Tensor:
         h = hidden.reshape(-1, hidden.shape[-1])
-        batch_shape = tuple(hidden.shape[:-1])
-        rows = prepare_rows(targets, batch_shape, weight.shape[0], opts, h.device)
         want = tuple(grad_enabled and bool(w) for w in ctx.needs_input_grad[:3])
         now = any(want) and opts.reduction != "none"
         stats, grads = linear_chunks(
@@ -1011,35 +1074,48 @@ class LinearCrossEntropyFunction(torch.autograd.Function):
             opts,
             chunks,
             want=want if now else None,  # type: ignore[arg-type]
+            combine=combine,
         )
-        loss = _reduce_loss(rows_loss(rows, stats, opts), rows, opts, batch_shape)
+        loss = _reduce_loss(rows_loss(rows, stats, opts), rows, opts, tuple(hidden.shape[:-1]))
         ctx.opts, ctx.rows, ctx.chunks, ctx.grads, ctx.want = opts, rows, chunks, grads, want
+        ctx.reduce_hidden = reduce_hidden
         ctx.hidden_shape = tuple(hidden.shape)
         ctx.dtypes = (hidden.dtype, weight.dtype, None if bias is None else bias.dtype)
         if any(want) and not now:
             ctx.save_for_backward(hidden, weight, bias)
+            ctx.stats = stats
         return loss.to(hidden.dtype)
 
     @staticmethod
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[Any, ...]:
         opts = ctx.opts
-        scale = row_scale_from_grad_output(grad_output, opts.reduction)
+        scale = row_scale_from_grad_output(grad_output, opts.reduction, ctx.rows.row_weight.dtype)
         grads = ctx.grads
         ctx.grads = None
         if grads is None:
             hidden, weight, bias = ctx.saved_tensors
             h = hidden.reshape(-1, hidden.shape[-1])
             _, grads = linear_chunks(
-                h, weight, bias, ctx.rows, opts, ctx.chunks, want=ctx.want, scale=scale
+                h,
+                weight,
+                bias,
+                ctx.rows,
+                opts,
+                ctx.chunks,
+                want=ctx.want,
+                scale=scale,
+                known=ctx.stats,
             )
             scale = None
+        if grads.hidden is not None and ctx.reduce_hidden is not None:
+            ctx.reduce_hidden(grads.hidden)
         out: list[torch.Tensor | None] = []
         for g, dtype in zip((grads.hidden, grads.weight, grads.bias), ctx.dtypes, strict=True):
             if g is not None and scale is not None:
                 g = g.mul_(scale)
             out.append(None if g is None else g.to(dtype))
         dh = None if out[0] is None else out[0].view(ctx.hidden_shape)
-        return dh, out[1], out[2], None, None, None, None
+        return dh, out[1], out[2], None, None, None, None, None, None
 
 
 # ---------------------------------------------------------------------------------------
@@ -1199,10 +1275,13 @@ def linear_cross_entropy(
     """
     opts = _check_options(ignore_index, label_smoothing, z_loss, logit_softcap, reduction)
     _check_linear(hidden, weight, bias)
-    n = math.prod(hidden.shape[:-1])
-    chunks = chunking(chunk_size, n, weight.shape[0])
+    batch_shape = tuple(hidden.shape[:-1])
+    chunks = chunking(chunk_size, math.prod(batch_shape), weight.shape[0])
+    rows = prepare_rows(
+        targets, batch_shape, weight.shape[0], opts, hidden.device, stats_dtype(hidden)
+    )
     result: torch.Tensor = LinearCrossEntropyFunction.apply(
-        hidden, weight, bias, targets, opts, chunks, torch.is_grad_enabled()
+        hidden, weight, bias, rows, opts, chunks, torch.is_grad_enabled()
     )
     return result
 
