@@ -189,18 +189,33 @@ def _reproduce_run(args: argparse.Namespace) -> int:
 def _bench_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true", help="smaller sizes (under two minutes)")
     p.add_argument("--json", metavar="FILE", help="also write every measurement to FILE as JSON")
+    p.add_argument(
+        "--only",
+        metavar="GROUPS",
+        help="comma-separated tables to run: ce, lce, numpy, sweep, vp (default: all)",
+    )
 
 
 def _bench_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from crossent.bench import run
+    from crossent.bench.harness import GROUPS
 
     if args.json is not None and Path(args.json).is_dir():
         raise InputError(f"`--json` must be a file path; got the directory {args.json!r}.")
+    groups = set(GROUPS)
+    if args.only is not None:
+        groups = {g.strip() for g in args.only.split(",") if g.strip()}
+        unknown = sorted(groups - set(GROUPS))
+        if unknown or not groups:
+            raise InputError(
+                f"`--only` takes a comma-separated list of {', '.join(GROUPS)}; got {args.only!r}."
+            )
     report = run(
         quick=args.quick,
         json_path=args.json,
+        selected=lambda case: case.group.split("-")[0] in groups,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
     )
     print(report["table"], end="")

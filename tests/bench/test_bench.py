@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -75,6 +76,27 @@ def test_run_structure(tmp_path: Path) -> None:
     assert goals["linear CE time ≤ 0.8 × naive"]["met"] is None
 
 
+def test_vocab_parallel_cases_agree_and_count_bytes() -> None:
+    """Two gloo ranks per case: the three variants compute one loss; the all-gather returns
+    the whole logits to each rank, crossent's all-reduces three numbers a row."""
+    n, d, v = 6, 4, 10
+    report = harness.run(
+        sizes=dataclasses.replace(TINY, vp=(n, d, v)), selected=lambda c: c.group == "vp"
+    )
+    cases = {c["workload"]: c for c in report["cases"]}
+    assert set(cases) == {"vp_gather", "vp_crossent", "vp_crossent_linear"}
+    for case in cases.values():
+        assert case["status"] == "ok", case
+        assert case["ranks"] == 2 and len(case["times"]) == case["repeats"]
+    losses = [c["value"] for c in cases.values()]
+    assert max(losses) - min(losses) <= 1e-5 * abs(losses[0])
+    assert cases["vp_gather"]["collective_bytes"] == n * v * 4
+    for name in ("vp_crossent", "vp_crossent_linear"):
+        # one int64 of shard size, then maxima, sums of exponentials and target logits
+        assert cases[name]["collective_bytes"] == 8 + 3 * n * 4
+    assert "### Vocabulary-parallel cross-entropy over 2 gloo processes" in report["table"]
+
+
 def test_unavailable_peer_is_reported_not_raised() -> None:
     case = harness.Case("lce", "missing", "lce_cce", {"n": 2, "d": 2, "v": 3}, repeats=1)
     result = harness.run_case(case, python="/definitely/not/python")
@@ -120,3 +142,8 @@ def test_cli_bench_rejects_bad_arguments(capsys: pytest.CaptureFixture[str]) -> 
     assert "unrecognized arguments" in capsys.readouterr().err
     assert cli.main(["bench", "--json", "."]) == 2
     assert "`--json` must be a file path" in capsys.readouterr().err
+    for only in ("gpu", ",", "ce,vp,xyz"):
+        assert cli.main(["bench", "--only", only]) == 2
+        assert "`--only` takes a comma-separated list of ce, lce, numpy, sweep, vp" in (
+            capsys.readouterr().err
+        )

@@ -29,16 +29,24 @@ CASE_TIMEOUT_S = 900
 
 TORCH_OPS_ENV = {"CROSSENT_KERNEL": "torch"}
 
+GROUPS = ("ce", "lce", "numpy", "sweep", "vp")
+"""The tables of ``crossent bench`` (``--only``); a case's group is one of them, the
+sweep's as ``sweep-ce`` / ``sweep-lce``."""
+
+VP_RANKS = 2
+"""Processes of the vocabulary-parallel cases: one per core of the 2-core CI machine."""
+
 
 @dataclass
 class Case:
-    group: str  # "ce" | "lce" | "numpy" | "sweep-ce" | "sweep-lce"
+    group: str  # "ce" | "lce" | "numpy" | "sweep-ce" | "sweep-lce" | "vp"
     label: str
     workload: str
     params: dict[str, int]
     env: dict[str, str] = field(default_factory=dict)
     warmup: int = 1
     repeats: int = 5
+    ranks: int = 1  # > 1: started with torch.distributed.run, gloo; rank 0 reports
 
 
 @dataclass
@@ -50,6 +58,7 @@ class Result:
     value: float | None = None
     kernel: str | None = None
     wall: float = 0.0  # seconds the whole process took
+    collective_bytes: int | None = None  # per rank and repeat, for the "vp" group
 
     @property
     def time(self) -> float:
@@ -72,6 +81,7 @@ class Sizes:
     repeats: int
     sweep_repeats: int
     fallback: bool = True  # also time the composed-torch fallback of crossent's kernels
+    vp: tuple[int, int, int] | None = None  # N, D, V of the vocabulary-parallel cases
 
 
 FULL = Sizes(
@@ -84,6 +94,7 @@ FULL = Sizes(
     sweep_lce_d=256,
     repeats=5,
     sweep_repeats=3,
+    vp=(4096, 256, 32768),
 )
 """The sizes of the issue's goals (2-core CPU): CE on [4096, 32768], linear CE at
 N=2048, D=1024, V=32768, NumPy on [10^6, 10]."""
@@ -99,6 +110,7 @@ QUICK = Sizes(
     repeats=3,
     sweep_repeats=2,
     fallback=False,
+    vp=(1024, 128, 16384),
 )
 """Smaller sizes for ``--quick`` (under two minutes on 2 cores), without the fallback runs."""
 
@@ -159,6 +171,17 @@ def cases(sizes: Sizes) -> list[Case]:
         p = {"n": sizes.lce[0], "d": sizes.sweep_lce_d, "v": v}
         out.append(Case("sweep-lce", "crossent linear CE", "lce_crossent", p, repeats=s))
         out.append(Case("sweep-lce", "naive", "lce_naive", p, repeats=s))
+    if sizes.vp is not None:
+        n, d, v = sizes.vp
+        vp = {"n": n, "d": d, "v": v}
+        out += [
+            Case("vp", label, workload, vp, repeats=r, ranks=VP_RANKS)
+            for label, workload in (
+                ("all-gather logits + F.cross_entropy", "vp_gather"),
+                ("crossent vocab_parallel_cross_entropy", "vp_crossent"),
+                ("crossent vocab_parallel_linear_cross_entropy", "vp_crossent_linear"),
+            )
+        ]
     if not sizes.fallback:
         out = [case for case in out if case.env != TORCH_OPS_ENV]
     return out
@@ -175,9 +198,13 @@ def run_case(case: Case, python: str = sys.executable) -> Result:
             "repeats": case.repeats,
         }
     )
+    launcher = [python]
+    if case.ranks > 1:
+        launcher += ["-m", "torch.distributed.run", "--standalone"]
+        launcher += ["--nproc-per-node", str(case.ranks)]
     try:
         proc = subprocess.run(
-            [python, "-m", "crossent.bench.workloads", spec],
+            [*launcher, "-m", "crossent.bench.workloads", spec],
             capture_output=True,
             text=True,
             timeout=CASE_TIMEOUT_S,
@@ -194,7 +221,15 @@ def run_case(case: Case, python: str = sys.executable) -> Result:
             return Result(case, f"not available: {last.split(': ', 1)[-1]}")
         return Result(case, f"failed: {last}")
     data = json.loads(lines[-1])
-    return Result(case, "ok", data["times"], data["peak_extra"], data["value"], data.get("kernel"))
+    return Result(
+        case,
+        "ok",
+        data["times"],
+        data["peak_extra"],
+        data["value"],
+        data.get("kernel"),
+        collective_bytes=data.get("collective_bytes"),
+    )
 
 
 def machine() -> dict[str, Any]:
@@ -415,6 +450,7 @@ def render(results: Sequence[Result]) -> tuple[str, list[dict[str, Any]]]:
             )
             diff = abs((ours.value or 0.0) - (sk.value or 0.0))
             goal("... at equal results (|difference| ≤ 1e-9)", diff, 1e-9)
+    out += _vp_table(results)
     sweep = [r for r in results if r.case.group.startswith("sweep")]
     if sweep:
         rows = []
@@ -472,6 +508,44 @@ def render(results: Sequence[Result]) -> tuple[str, list[dict[str, Any]]]:
         out.append("\n### Goals of the issue\n")
         out.append(_table(["goal", "measured", "verdict"], rows))
     return "\n".join(out) + "\n", goals
+
+
+def _vp_table(results: Sequence[Result]) -> list[str]:
+    """The vocabulary-parallel cases: rank 0's time and memory, each rank's bytes."""
+    vp = [r for r in results if r.case.group == "vp"]
+    if not vp:
+        return []
+    p = vp[0].case.params
+    gather = _find(vp, "vp_gather")
+    rows = []
+    for r in vp:
+        if r.status != "ok":
+            rows.append([r.case.label, r.status, "", "", "", ""])
+            continue
+        sent = "—" if r.collective_bytes is None else f"{r.collective_bytes:,}"
+        rows.append(
+            [r.case.label, f"{r.time:.3f}", _ratio(r, gather), _mib(r.memory), sent, _value(r)]
+        )
+    ranks = vp[0].case.ranks
+    return [
+        f"\n### Vocabulary-parallel cross-entropy over {ranks} gloo processes, "
+        f"N={p['n']}, D={p['d']}, V={p['v']} float32, forward + backward\n\n"
+        f"Each rank holds {p['v'] // ranks} rows of the output weight and computes the "
+        "gradient of its shard (the hidden states are fixed). Time and peak extra memory "
+        "are rank 0's; collective bytes are what each rank's collectives return to it (the "
+        "all-gathered logits, or the all-reduced row statistics) per forward + backward.\n",
+        _table(
+            [
+                "variant",
+                "time (s)",
+                "× all-gather",
+                "peak extra (MiB)",
+                "collective bytes / rank",
+                "loss",
+            ],
+            rows,
+        ),
+    ]
 
 
 def _num(text: str) -> float | None:
@@ -537,6 +611,7 @@ def run(
                 "median_peak_extra": r.memory if r.peak_extra else None,
                 "value": r.value,
                 "kernel": r.kernel,
+                "collective_bytes": r.collective_bytes,
                 "process_seconds": round(r.wall, 2),
             }
             for r in results

@@ -251,10 +251,75 @@ def numpy_workload(name: str, n: int, c: int, **_: Any) -> tuple[Prepare, Run]:
     return lambda: None, run
 
 
+# ---------------------------------------------------------------------------------------
+# Vocabulary-parallel cross-entropy, one process per rank (started by torch.distributed.run)
+# ---------------------------------------------------------------------------------------
+
+COLLECTIVE_BYTES: dict[str, int] = {"last": 0}
+"""Bytes the collectives of the last vocabulary-parallel run returned to this rank."""
+
+
+def vp_workload(name: str, n: int, d: int, v: int, **_: Any) -> tuple[Prepare, Run]:
+    """Rank ``r`` holds rows ``[r V / R, (r + 1) V / R)`` of the output weight; every rank
+    has the same hidden states and targets, and computes its shard's weight gradient."""
+    import torch
+    import torch.distributed as dist
+    import torch.nn.functional as F
+
+    from crossent.torch import vocab_parallel_cross_entropy, vocab_parallel_linear_cross_entropy
+    from crossent.torch.distributed import COMMUNICATION
+
+    rank, world = dist.get_rank(), dist.get_world_size()
+    gen = torch.Generator().manual_seed(0)
+    hidden = torch.randn(n, d, generator=gen)
+    weight = torch.randn(v, d, generator=gen) / d**0.5
+    targets = torch.randint(0, v, (n,), generator=gen)
+    lo, hi = rank * v // world, (rank + 1) * v // world
+    local = weight[lo:hi].clone().requires_grad_()
+    del weight
+
+    class GatherColumns(torch.autograd.Function):
+        """All-gather of the logits shards along the classes. Every rank then computes the
+        same loss, so its gradient is each rank's own columns of the full one."""
+
+        @staticmethod
+        def forward(ctx: Any, z: Any) -> Any:
+            parts = [torch.empty_like(z) for _ in range(world)]
+            dist.all_gather(parts, z.contiguous())
+            COLLECTIVE_BYTES["last"] = sum(t.numel() * t.element_size() for t in parts)
+            return torch.cat(parts, dim=1)
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any) -> Any:
+            return grad[:, lo:hi]
+
+    def loss_of(w: Any) -> Any:
+        if name == "vp_gather":
+            return F.cross_entropy(GatherColumns.apply(hidden @ w.T), targets)
+        if name == "vp_crossent":
+            return vocab_parallel_cross_entropy(hidden @ w.T, targets)
+        return vocab_parallel_linear_cross_entropy(hidden, w, targets)
+
+    def prepare() -> Any:
+        local.grad = None
+        return local
+
+    def run(w: Any) -> float:
+        before = COMMUNICATION.bytes
+        loss = loss_of(w)
+        loss.backward()
+        if name != "vp_gather":
+            COLLECTIVE_BYTES["last"] = COMMUNICATION.bytes - before
+        return float(loss.detach())
+
+    return prepare, run
+
+
 WORKLOADS: dict[str, Callable[..., tuple[Prepare, Run]]] = {
     **{k: ce_workload for k in ("ce_torch", "ce_crossent", "ce_crossent_inplace", "ce_floor")},
     **{k: lce_workload for k in ("lce_naive", "lce_torch", "lce_cce", "lce_crossent", "lce_floor")},
     **{k: numpy_workload for k in ("np_crossent", "np_crossent_probs", "np_sklearn")},
+    **{k: vp_workload for k in ("vp_gather", "vp_crossent", "vp_crossent_linear")},
 }
 """Workload name → factory of ``(prepare, run)`` from the spec's params."""
 
@@ -266,12 +331,25 @@ def main(argv: list[str]) -> int:
     for key, value in spec.get("env", {}).items():
         os.environ[key] = value
     name = spec["workload"]
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if distributed:
+        import torch
+        import torch.distributed as dist
+
+        torch.set_num_threads(1)  # one rank per core
+        dist.init_process_group("gloo")
     prepare, run = WORKLOADS[name](name, **spec["params"])
     result = measure(prepare, run, spec["warmup"], spec["repeats"])
-    if name.startswith(("ce_crossent", "lce_crossent")):
+    if name.startswith(("ce_crossent", "lce_crossent", "vp_crossent")):
         from crossent.torch.fused import kernel_backend
 
         result["kernel"] = kernel_backend()
+    if distributed:
+        result["collective_bytes"] = COLLECTIVE_BYTES["last"]
+        rank = dist.get_rank()
+        dist.destroy_process_group()
+        if rank != 0:
+            return 0
     print(json.dumps(result))
     return 0
 
