@@ -96,6 +96,12 @@ CASES: dict[str, dict[str, Any]] = {
     "out_of_range": _case([4, 5], (3,), seed=15, targets=[0, 9, 2]),
     "bad_target_shape": _case([4, 4], (3,), seed=16, targets=[[0, 1, 2]]),
 }
+# Masked vocabulary (-inf logits, as a language model masks tokens): row 0 has rank 1's
+# whole shard masked, so that rank's log-sum-exp is -inf; rows 1-2 mask single columns.
+MASKED = _case([3, 4], (4,), seed=18, targets=[1, 4, 6, -100], z_loss=0.02)
+MASKED["logits"][0, 3:] = -torch.inf
+MASKED["logits"][1, 0] = MASKED["logits"][2, 5] = -torch.inf
+CASES["masked_logits"] = MASKED
 ERROR_CASES = ["empty_shard", "out_of_range", "bad_target_shape"]
 VALUE_CASES = [name for name in CASES if name not in ERROR_CASES]
 
