@@ -84,14 +84,14 @@ def test_vocab_parallel_cases_agree_and_count_bytes() -> None:
         sizes=dataclasses.replace(TINY, vp=(n, d, v)), selected=lambda c: c.group == "vp"
     )
     cases = {c["workload"]: c for c in report["cases"]}
-    assert set(cases) == {"vp_gather", "vp_crossent", "vp_crossent_linear"}
+    assert set(cases) == {"vp_gather", "vp_crossent", "vp_crossent_inplace", "vp_crossent_linear"}
     for case in cases.values():
         assert case["status"] == "ok", case
         assert case["ranks"] == 2 and len(case["times"]) == case["repeats"]
     losses = [c["value"] for c in cases.values()]
     assert max(losses) - min(losses) <= 1e-5 * abs(losses[0])
     assert cases["vp_gather"]["collective_bytes"] == n * v * 4
-    for name in ("vp_crossent", "vp_crossent_linear"):
+    for name in ("vp_crossent", "vp_crossent_inplace", "vp_crossent_linear"):
         # one int64 of shard size, then maxima, sums of exponentials and target logits
         assert cases[name]["collective_bytes"] == 8 + 3 * n * 4
     assert "### Vocabulary-parallel cross-entropy over 2 gloo processes" in report["table"]

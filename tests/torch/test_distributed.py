@@ -102,6 +102,16 @@ MASKED = _case([3, 4], (4,), seed=18, targets=[1, 4, 6, -100], z_loss=0.02)
 MASKED["logits"][0, 3:] = -torch.inf
 MASKED["logits"][1, 0] = MASKED["logits"][2, 5] = -torch.inf
 CASES["masked_logits"] = MASKED
+# The gradient written into the logits during the forward pass.
+CASES["inplace_uneven"] = _case(
+    [3, 6], (7,), seed=19, targets=[0, 8, -100, 3, 2, -100, 5], inplace_backward=True, **ALL_OPTIONS
+)
+CASES["inplace_none"] = _case(
+    [5, 2], (2, 3), seed=20, reduction="none", z_loss=0.05, inplace_backward=True
+)
+CASES["inplace_float32"] = _case(
+    [4, 4], (6,), seed=21, dtype=torch.float32, label_smoothing=0.1, inplace_backward=True
+)
 ERROR_CASES = ["empty_shard", "out_of_range", "bad_target_shape"]
 VALUE_CASES = [name for name in CASES if name not in ERROR_CASES]
 
@@ -226,9 +236,11 @@ def _run_rank(rank: int, port: int, cases_path: str, out_dir: str) -> None:
         offset = sum(case["sizes"][:rank])
         shard = case["logits"][..., offset : offset + case["sizes"][rank]].clone()
         shard.requires_grad_(True)
+        # in place: the logits must be a non-leaf, as a model's output is
+        logits = shard * 1 if case["options"].get("inplace_backward") else shard
         before = COMMUNICATION.bytes, COMMUNICATION.calls
         try:
-            loss = vocab_parallel_cross_entropy(shard, case["targets"], **case["options"])
+            loss = vocab_parallel_cross_entropy(logits, case["targets"], **case["options"])
         except (ValueError, TypeError) as exc:
             results[name] = {"error": exc}
             continue
@@ -323,7 +335,8 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
 def _core(case: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
     """Loss and gradient of :func:`crossent.softmax_cross_entropy` on the full logits."""
     full = case["logits"].clone().requires_grad_(True)
-    loss = crossent.softmax_cross_entropy(full, case["targets"], **case["options"])
+    opts = {k: v for k, v in case["options"].items() if k != "inplace_backward"}
+    loss = crossent.softmax_cross_entropy(full, case["targets"], **opts)
     (loss * case["upstream"].to(loss.dtype)).sum().backward()
     assert full.grad is not None
     return loss.detach(), full.grad
@@ -520,6 +533,21 @@ def test_target_shape_uses_the_core_message(results: list[dict[str, Any]]) -> No
             ValueError,
             "`label_smoothing`",
         ),
+        (
+            torch.zeros(2, 3, requires_grad=True),
+            torch.tensor([0, 1]),
+            {"inplace_backward": True},
+            ValueError,
+            "`local_logits` is a leaf tensor that requires grad",
+        ),
+        (
+            (torch.zeros(3, 2, requires_grad=True) * 1).T,
+            torch.tensor([0, 1]),
+            {"inplace_backward": True},
+            ValueError,
+            r"`local_logits` must be viewable as \[N, C\]",
+        ),
+        (torch.zeros(2, 3), torch.tensor([0, 1]), {"inplace_backward": 1}, TypeError, "bool"),
         (torch.zeros(2, 3), torch.tensor([0, 1]), {}, RuntimeError, "init_process_group"),
     ],
 )

@@ -179,6 +179,7 @@ def cases(sizes: Sizes) -> list[Case]:
             for label, workload in (
                 ("all-gather logits + F.cross_entropy", "vp_gather"),
                 ("crossent vocab_parallel_cross_entropy", "vp_crossent"),
+                ("crossent vocab_parallel_cross_entropy, in place", "vp_crossent_inplace"),
                 ("crossent vocab_parallel_linear_cross_entropy", "vp_crossent_linear"),
             )
         ]

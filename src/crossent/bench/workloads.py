@@ -298,6 +298,8 @@ def vp_workload(name: str, n: int, d: int, v: int, **_: Any) -> tuple[Prepare, R
             return F.cross_entropy(GatherColumns.apply(hidden @ w.T), targets)
         if name == "vp_crossent":
             return vocab_parallel_cross_entropy(hidden @ w.T, targets)
+        if name == "vp_crossent_inplace":
+            return vocab_parallel_cross_entropy(hidden @ w.T, targets, inplace_backward=True)
         return vocab_parallel_linear_cross_entropy(hidden, w, targets)
 
     def prepare() -> Any:
@@ -319,7 +321,10 @@ WORKLOADS: dict[str, Callable[..., tuple[Prepare, Run]]] = {
     **{k: ce_workload for k in ("ce_torch", "ce_crossent", "ce_crossent_inplace", "ce_floor")},
     **{k: lce_workload for k in ("lce_naive", "lce_torch", "lce_cce", "lce_crossent", "lce_floor")},
     **{k: numpy_workload for k in ("np_crossent", "np_crossent_probs", "np_sklearn")},
-    **{k: vp_workload for k in ("vp_gather", "vp_crossent", "vp_crossent_linear")},
+    **{
+        k: vp_workload
+        for k in ("vp_gather", "vp_crossent", "vp_crossent_inplace", "vp_crossent_linear")
+    },
 }
 """Workload name → factory of ``(prepare, run)`` from the spec's params."""
 

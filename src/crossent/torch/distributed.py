@@ -34,6 +34,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,7 @@ import torch.distributed as dist
 
 from crossent.torch.fused import (
     Chunking,
+    CrossEntropyFunction,
     LinearCrossEntropyFunction,
     Options,
     Rows,
@@ -50,15 +52,10 @@ from crossent.torch.fused import (
     _check_linear,
     _check_options,
     _check_tensor,
-    _reduce_loss,
-    apply_gradient,
+    check_logits,
     chunking,
-    gradient_rows,
-    prepare_logits,
+    inplace_decision,
     prepare_rows,
-    row_scale_from_grad_output,
-    row_stats,
-    rows_loss,
     stats_dtype,
 )
 
@@ -225,38 +222,6 @@ def _check_targets(targets: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# Autograd function (the linear loss reuses fused.LinearCrossEntropyFunction).
-# ---------------------------------------------------------------------------------------
-
-
-class VocabParallelCrossEntropyFunction(torch.autograd.Function):
-    """Vocabulary-parallel softmax cross-entropy; see :func:`vocab_parallel_cross_entropy`."""
-
-    @staticmethod
-    def forward(
-        ctx: Any, local_logits: torch.Tensor, rows: Rows, opts: Options, group: Any
-    ) -> torch.Tensor:
-        x = prepare_logits(local_logits, inplace=False)
-        stats = _merge(row_stats(x, rows.indices, opts.logit_softcap), opts, group)
-        loss = _reduce_loss(
-            rows_loss(rows, stats, opts), rows, opts, tuple(local_logits.shape[:-1])
-        )
-        ctx.save_for_backward(x)
-        ctx.rows, ctx.opts, ctx.lse, ctx.shape = rows, opts, stats.lse, tuple(local_logits.shape)
-        return loss.to(local_logits.dtype)
-
-    @staticmethod
-    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[Any, None, None, None]:
-        (x,) = ctx.saved_tensors
-        rows, opts, lse = ctx.rows, ctx.opts, ctx.lse
-        scale = row_scale_from_grad_output(grad_output, opts.reduction, lse.dtype)
-        k, u, h = gradient_rows(rows, lse, opts, scale)
-        out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
-        apply_gradient(x, out, rows.indices, opts.logit_softcap, lse, k, u, h)
-        return out.view(ctx.shape), None, None, None
-
-
-# ---------------------------------------------------------------------------------------
 # Public API.
 # ---------------------------------------------------------------------------------------
 
@@ -271,6 +236,7 @@ def vocab_parallel_cross_entropy(
     z_loss: float = 0.0,
     logit_softcap: float | None = None,
     reduction: str = "mean",
+    inplace_backward: bool = False,
 ) -> torch.Tensor:
     r"""Softmax cross-entropy of logits split by vocabulary over the ranks of ``group``.
 
@@ -287,7 +253,10 @@ def vocab_parallel_cross_entropy(
     and :math:`r_i = 1` for counted rows, 0 for ignored ones. ``"mean"`` divides the sum by
     the number of non-ignored targets; an all-ignored batch gives 0 (not NaN). Backward gives
     each rank exactly its shard :math:`\partial L / \partial z^{(r)}` of the full gradient,
-    without communication.
+    without communication. With ``inplace_backward=True`` that gradient is written into
+    ``local_logits``' own storage during the forward pass, as in
+    :func:`crossent.torch.cross_entropy` (same rules and state afterwards), so that no
+    second shard-sized tensor is needed.
 
     Communication per call and rank: an all-gather of one int64 (the shard sizes), an
     all-reduce MAX of ``N`` numbers (the shards' row log-sum-exps) and one all-reduce SUM
@@ -316,6 +285,8 @@ def vocab_parallel_cross_entropy(
         z_loss: coefficient :math:`\lambda_z` of the squared log-normaliser. Default: ``0.0``.
         logit_softcap: ``c > 0`` soft-caps the logits at ±c; ``None`` is off. Default: ``None``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
+        inplace_backward: write the gradient into ``local_logits`` during the forward pass.
+            Default: ``False``.
 
     Returns:
         0-d tensor for ``"mean"``/``"sum"``, else the per-row losses of shape ``[...]``; in
@@ -324,7 +295,8 @@ def vocab_parallel_cross_entropy(
     Raises:
         ValueError: a rank with an empty shard (raised on every rank), targets of the wrong
             shape or out of range for the whole vocabulary, an unknown ``reduction``,
-            out-of-range options.
+            out-of-range options; with ``inplace_backward=True``, logits that autograd
+            still needs (checked before any communication).
         TypeError: non-tensor inputs, non-floating ``local_logits``, floating ``targets``.
         RuntimeError: no initialised ``torch.distributed`` process group.
 
@@ -342,21 +314,14 @@ def vocab_parallel_cross_entropy(
         0.3567
         >>> dist.destroy_process_group()
     """
-    _check_tensor("local_logits", local_logits)
-    if not local_logits.is_floating_point():
-        raise TypeError(
-            "`local_logits` must be a floating tensor; got dtype "
-            f"{str(local_logits.dtype).rsplit('.', 1)[-1]}."
-        )
-    if local_logits.ndim == 0:
-        raise ValueError(
-            "`local_logits` must have a vocabulary axis (shape [..., V_local]); got a 0-d tensor."
-        )
+    check_logits(local_logits, "local_logits", "a vocabulary axis")
     opts = _check_options(ignore_index, label_smoothing, z_loss, logit_softcap, reduction)
+    inplace = inplace_decision(local_logits, inplace_backward, "local_logits")
     _check_targets(targets)
     shard = _shard(local_logits.shape[-1], "local_logits", local_logits.device, group)
     rows = _local_rows(targets, tuple(local_logits.shape[:-1]), shard, opts, local_logits)
-    loss: torch.Tensor = VocabParallelCrossEntropyFunction.apply(local_logits, rows, opts, group)
+    merge = functools.partial(_merge, opts=opts, group=group)
+    loss: torch.Tensor = CrossEntropyFunction.apply(local_logits, rows, opts, inplace, merge)
     return loss
 
 
@@ -466,9 +431,7 @@ def vocab_parallel_linear_cross_entropy(
     common = chunking(chunk_size, n, max(shard.sizes))
     chunks = Chunking(common.rows, min(common.cols, shard.size))
     rows = _local_rows(targets, batch_shape, shard, opts, hidden)
-
-    def merge(local: RowStats) -> RowStats:
-        return _merge(local, opts, group)
+    merge = functools.partial(_merge, opts=opts, group=group)
 
     def reduce_hidden(g: torch.Tensor) -> None:
         _all_reduce(g, dist.ReduceOp.SUM, group)

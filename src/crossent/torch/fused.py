@@ -707,43 +707,52 @@ def _reduce_loss(loss_rows: torch.Tensor, rows: Rows, opts: Options, batch_shape
     return _reduce.reduce(_XP, loss_rows, opts.reduction, rows.divisor)
 
 
-def prepare_logits(logits: Any, inplace: bool) -> torch.Tensor:
-    """``logits`` as an ``[N, C]`` view with unit column stride (a copy only when that is
-    impossible and the gradient is not to be written in place)."""
-    _check_tensor("logits", logits)
-    _checks.floating(namespace(logits), "logits", logits)
+def check_logits(logits: Any, name: str = "logits", axis: str = "a class axis") -> None:
+    """A floating tensor with at least one dimension (its last the classes)."""
+    _check_tensor(name, logits)
+    _checks.floating(namespace(logits), name, logits)
     if logits.ndim == 0:
-        raise ValueError("`logits` must have a class axis (shape [..., C]); got a 0-d tensor.")
+        raise ValueError(f"`{name}` must have {axis} (shape [..., C]); got a 0-d tensor.")
+
+
+def _as_rows(logits: torch.Tensor) -> torch.Tensor | None:
+    """``logits`` as an ``[N, C]`` view with unit column stride, or None."""
     c = logits.shape[-1]
     try:
         x = logits.view(-1, c)
     except RuntimeError:
-        x = None
-    if x is not None and (x.stride(-1) == 1 or c == 1):
-        return x
-    if inplace:
-        raise ValueError(
-            "`logits` must be viewable as [N, C] with contiguous classes for "
-            f"inplace_backward=True; got shape {tuple(logits.shape)} with strides "
-            f"{tuple(logits.stride())} (pass logits.contiguous() or inplace_backward=False)."
-        )
-    return logits.reshape(-1, c).contiguous()
+        return None
+    return x if x.stride(-1) == 1 or c == 1 else None
 
 
-def check_inplace(logits: torch.Tensor) -> None:
-    """Refuse to overwrite logits that autograd needs elsewhere.
+def prepare_logits(logits: torch.Tensor) -> torch.Tensor:
+    """``logits`` as an ``[N, C]`` view with unit column stride (a contiguous copy when that
+    is impossible; :func:`check_inplace` refuses such logits for the in-place gradient)."""
+    x = _as_rows(logits)
+    return logits.reshape(-1, logits.shape[-1]).contiguous() if x is None else x
 
-    Two cases are visible now and raise here: a leaf that requires grad (the user's own
-    tensor, whose ``.grad`` autograd would fill), and logits that the op which produced
+
+def check_inplace(logits: torch.Tensor, name: str = "logits") -> None:
+    """Refuse to overwrite logits that autograd needs elsewhere, or that cannot be written
+    as ``[N, C]`` rows.
+
+    Two cases of need are visible now and raise here: a leaf that requires grad (the user's
+    own tensor, whose ``.grad`` autograd would fill), and logits that the op which produced
     them saved for its own backward (``tanh``, ``exp``, ``softmax``, ... save their result;
     checked on the view's base too). Every other autograd user that saved the logits or a
     view of them is caught by PyTorch's version counter, which the in-place write bumps: its
     backward raises "modified by an inplace operation" instead of computing with the
     overwritten values.
     """
+    if _as_rows(logits) is None:
+        raise ValueError(
+            f"`{name}` must be viewable as [N, C] with contiguous classes for "
+            f"inplace_backward=True; got shape {tuple(logits.shape)} with strides "
+            f"{tuple(logits.stride())} (pass {name}.contiguous() or inplace_backward=False)."
+        )
     if logits.is_leaf and logits.requires_grad:
         raise ValueError(
-            "`logits` is a leaf tensor that requires grad; inplace_backward=True would "
+            f"`{name}` is a leaf tensor that requires grad; inplace_backward=True would "
             "overwrite it with its own gradient (use inplace_backward=False)."
         )
     storage = logits.untyped_storage().data_ptr()
@@ -762,7 +771,7 @@ def check_inplace(logits: torch.Tensor) -> None:
                 continue
             if isinstance(saved, torch.Tensor) and saved.untyped_storage().data_ptr() == storage:
                 raise ValueError(
-                    f"`logits` are needed by {node.name()} (as {attr[len('_saved_') :]}) for "
+                    f"`{name}` are needed by {node.name()} (as {attr[len('_saved_') :]}) for "
                     "its backward; inplace_backward=True would overwrite them "
                     "(use inplace_backward=False)."
                 )
@@ -786,20 +795,31 @@ def row_scale_from_grad_output(
 
 
 class CrossEntropyFunction(torch.autograd.Function):
-    """Fused softmax cross-entropy on logits; see :func:`cross_entropy`."""
+    """Fused softmax cross-entropy on logits; see :func:`cross_entropy`.
+
+    ``rows`` are the validated targets (:func:`prepare_rows`); ``inplace`` (already checked
+    by :func:`check_inplace`) writes the gradient into the logits during the forward pass.
+    The vocabulary-parallel caller (:mod:`crossent.torch.distributed`) passes a shard of
+    the logits, ``rows`` in local column numbers and a ``merge`` that turns the shard's row
+    statistics into the whole vocabulary's.
+    """
 
     @staticmethod
     def forward(
-        ctx: Any, logits: torch.Tensor, targets: torch.Tensor, opts: Options, inplace: bool
+        ctx: Any,
+        logits: torch.Tensor,
+        rows: Rows,
+        opts: Options,
+        inplace: bool,
+        merge: Callable[[RowStats], RowStats] | None = None,
     ) -> torch.Tensor:
         needs_grad = bool(ctx.needs_input_grad[0])
         write_now = inplace and needs_grad
-        if write_now:
-            check_inplace(logits)
-        x = prepare_logits(logits, write_now)
+        x = prepare_logits(logits)
         batch_shape = tuple(logits.shape[:-1])
-        rows = prepare_rows(targets, batch_shape, x.shape[1], opts, x.device, stats_dtype(x))
         stats = row_stats(x, rows.indices, opts.logit_softcap)
+        if merge is not None:
+            stats = merge(stats)
         if write_now:
             k, u, h = gradient_rows(rows, stats.lse, opts, None)
             apply_gradient(x, x, rows.indices, opts.logit_softcap, stats.lse, k, u, h)
@@ -815,7 +835,7 @@ class CrossEntropyFunction(torch.autograd.Function):
     @staticmethod
     def backward(
         ctx: Any, grad_output: torch.Tensor
-    ) -> tuple[torch.Tensor | None, None, None, None]:
+    ) -> tuple[torch.Tensor | None, None, None, None, None]:
         opts, rows = ctx.opts, ctx.rows
         scale = row_scale_from_grad_output(grad_output, opts.reduction, ctx.lse.dtype)
         if ctx.inplace:
@@ -823,12 +843,12 @@ class CrossEntropyFunction(torch.autograd.Function):
             ctx.gradient = None
             if scale is not None:
                 g.mul_(scale[:, None] if scale.ndim == 1 else scale)
-            return g.view(ctx.logits_shape), None, None, None
+            return g.view(ctx.logits_shape), None, None, None, None
         (x,) = ctx.saved_tensors
         out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
         k, u, h = gradient_rows(rows, ctx.lse, opts, scale)
         apply_gradient(x, out, rows.indices, opts.logit_softcap, ctx.lse, k, u, h)
-        return out.view(ctx.logits_shape), None, None, None
+        return out.view(ctx.logits_shape), None, None, None, None
 
 
 @dataclass
@@ -1197,15 +1217,31 @@ def cross_entropy(
         tensor([[ 0.2000, -0.3000,  0.1000]])
     """
     opts = _check_options(ignore_index, label_smoothing, z_loss, logit_softcap, reduction)
-    _check_tensor("logits", logits)
+    check_logits(logits)
+    inplace = inplace_decision(logits, inplace_backward, "logits")
+    rows = prepare_rows(
+        targets,
+        tuple(logits.shape[:-1]),
+        logits.shape[-1],
+        opts,
+        logits.device,
+        stats_dtype(logits),
+    )
+    result: torch.Tensor = CrossEntropyFunction.apply(logits, rows, opts, inplace)
+    return result
+
+
+def inplace_decision(logits: torch.Tensor, inplace_backward: Any, name: str) -> bool:
+    """Whether the gradient goes into ``logits`` during the forward pass (checked here:
+    ``needs_input_grad`` inside ``forward`` ignores ``torch.no_grad()``)."""
     if not isinstance(inplace_backward, bool):
         raise TypeError(
             f"`inplace_backward` must be a bool; got inplace_backward={inplace_backward!r}."
         )
-    # ``needs_input_grad`` inside ``forward`` ignores torch.no_grad(): decide out here.
     inplace = inplace_backward and torch.is_grad_enabled() and logits.requires_grad
-    result: torch.Tensor = CrossEntropyFunction.apply(logits, targets, opts, inplace)
-    return result
+    if inplace:
+        check_inplace(logits, name)
+    return inplace
 
 
 def linear_cross_entropy(
