@@ -10,6 +10,7 @@ with a naive reference built from ``torch.nn.functional.cross_entropy``.
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import subprocess
@@ -20,9 +21,15 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 import crossent
-from crossent.torch import fused, vocab_parallel_cross_entropy, vocab_parallel_linear_cross_entropy
+from crossent.torch import (
+    VocabParallelLinearCrossEntropy,
+    fused,
+    vocab_parallel_cross_entropy,
+    vocab_parallel_linear_cross_entropy,
+)
 from crossent.torch.distributed import COMMUNICATION, communication_bytes
 
 WORLD_SIZE = 2
@@ -209,6 +216,12 @@ LINEAR_CASES["linear_lm_head"] = _linear_case(
     hidden_size=8,
     dtype=torch.float32,
 )
+# The nn.Module: VocabParallelLinearCrossEntropy.from_linear of the whole layer, whose
+# even split of 11 classes over 2 ranks is 6 + 5.
+LINEAR_CASES["module_from_linear"] = {
+    **_linear_case([6, 5], (7,), seed=38, bias=True, chunk_size=3, **ALL_OPTIONS),
+    "kind": "module",
+}
 LINEAR_ERROR_CASES = ["linear_empty_shard", "linear_out_of_range"]
 LINEAR_VALUE_CASES = [
     name for name in LINEAR_CASES if name not in [*LINEAR_ERROR_CASES, "linear_lm_head"]
@@ -228,9 +241,9 @@ def _run_rank(rank: int, port: int, cases_path: str, out_dir: str) -> None:
         "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD_SIZE
     )
     cases = torch.load(cases_path, weights_only=False)
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"module_default": _run_module_default()}
     for name, case in cases.items():
-        if case.get("kind") == "linear":
+        if case.get("kind") in ("linear", "module"):
             results[name] = _run_linear(rank, case)
             continue
         offset = sum(case["sizes"][:rank])
@@ -267,11 +280,23 @@ def _run_linear(rank: int, case: dict[str, Any]) -> dict[str, Any]:
     default_chunk_bytes = fused.CHUNK_BYTES
     if case["chunk_bytes"] is not None:
         fused.CHUNK_BYTES = case["chunk_bytes"]
+    if case["kind"] == "module":
+        v, d = case["weight"].shape
+        full = nn.Linear(d, v, bias=bias is not None, dtype=case["weight"].dtype)
+        with torch.no_grad():
+            full.weight.copy_(case["weight"])
+            if bias is not None:
+                full.bias.copy_(case["bias"])
+        head = VocabParallelLinearCrossEntropy.from_linear(full, **case["options"])
+        weight, bias = head.weight, head.bias
     before = COMMUNICATION.bytes, COMMUNICATION.calls
     try:
-        loss = vocab_parallel_linear_cross_entropy(
-            hidden, weight, case["targets"], local_bias=bias, **case["options"]
-        )
+        if case["kind"] == "module":
+            loss = head(hidden, case["targets"])
+        else:
+            loss = vocab_parallel_linear_cross_entropy(
+                hidden, weight, case["targets"], local_bias=bias, **case["options"]
+            )
     except (ValueError, TypeError) as exc:
         return {"error": exc}
     finally:
@@ -288,6 +313,31 @@ def _run_linear(rank: int, case: dict[str, Any]) -> dict[str, Any]:
         "backward_bytes": COMMUNICATION.bytes - before[0] - forward[0],
         "backward_calls": COMMUNICATION.calls - before[1] - forward[1],
     }
+
+
+def _run_module_default() -> dict[str, Any]:
+    """A freshly initialised head's layout, and the refusal of fewer classes than ranks."""
+    torch.manual_seed(100 + dist_rank())
+    head = VocabParallelLinearCrossEntropy(9, 11, bias=True, label_smoothing=0.1)
+    try:
+        VocabParallelLinearCrossEntropy(9, 1)
+    except ValueError as exc:
+        error: Exception | None = exc
+    else:
+        error = None
+    return {
+        "bounds": (head.vocab_start, head.vocab_end),
+        "weight": head.weight.detach().clone(),
+        "bias": head.bias.detach().clone(),
+        "repr": repr(head),
+        "error": error,
+    }
+
+
+def dist_rank() -> int:
+    import torch.distributed as dist
+
+    return dist.get_rank()
 
 
 def _free_port() -> int:
@@ -654,6 +704,51 @@ def test_language_model_head_volume_measured(results: list[dict[str, Any]]) -> N
     # The loss itself, against the single-process fused loss on the whole weight.
     want = fused.linear_cross_entropy(case["hidden"], case["weight"], case["targets"])
     torch.testing.assert_close(results[0]["linear_lm_head"]["loss"], want, rtol=1e-5, atol=0.0)
+
+
+def test_module_shards_the_vocabulary_evenly_and_initialises_like_linear(
+    results: list[dict[str, Any]],
+) -> None:
+    infos = [res["module_default"] for res in results]
+    assert [info["bounds"] for info in infos] == [(0, 6), (6, 11)]
+    bound = 1 / 9**0.5  # nn.Linear's uniform bound for in_features = 9
+    for info, rows in zip(infos, (6, 5), strict=True):
+        assert info["weight"].shape == (rows, 9) and info["bias"].shape == (rows,)
+        assert info["weight"].abs().max() <= bound and info["bias"].abs().max() <= bound
+        assert info["weight"].std() > bound / 3  # drawn, not zeros
+        assert "classes=[" in info["repr"] and "label_smoothing=0.1" in info["repr"]
+        with pytest.raises(
+            ValueError, match=r"`num_classes` must be at least the number of ranks \(2\)"
+        ):
+            raise info["error"]
+    assert not torch.equal(infos[0]["weight"][:5], infos[1]["weight"])
+
+
+@pytest.mark.parametrize(
+    ("args", "options", "error", "match"),
+    [
+        ((4, 10), {"label_smoothing": 2.0}, ValueError, "label_smoothing"),
+        ((4, 10), {"chunk_size": 0}, ValueError, "chunk_size"),
+        ((4, 10), {"reduce_hidden_grad": "yes"}, TypeError, "reduce_hidden_grad"),
+        ((4, 10), {"weight": None}, TypeError, "unexpected keyword 'weight'"),
+        ((4, 10), {}, RuntimeError, "init_process_group"),
+    ],
+)
+def test_module_errors_without_communication(
+    args: tuple[int, int], options: dict[str, Any], error: type, match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        VocabParallelLinearCrossEntropy(*args, **options)
+
+
+def test_vocab_shard_bounds_split_like_tensor_split() -> None:
+    from crossent.torch.distributed import vocab_shard_bounds
+
+    for v, r in [(11, 2), (12, 3), (7, 7), (100, 8)]:
+        bounds = vocab_shard_bounds(v, r)
+        sizes = [len(part) for part in torch.arange(v).tensor_split(r)]
+        assert [b - a for a, b in itertools.pairwise(bounds)] == sizes
+        assert bounds[0] == 0 and bounds[-1] == v
 
 
 def test_linear_errors_after_the_size_exchange(results: list[dict[str, Any]]) -> None:

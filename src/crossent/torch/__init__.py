@@ -36,8 +36,13 @@ __all__ += ["LinearCrossEntropy", "cross_entropy", "linear_cross_entropy"]
 
 # Vocabulary-parallel cross-entropy over torch.distributed (issue 8).
 from crossent.torch.distributed import (  # noqa: E402
+    VocabParallelLinearCrossEntropy,
     vocab_parallel_cross_entropy,
     vocab_parallel_linear_cross_entropy,
 )
 
-__all__ += ["vocab_parallel_cross_entropy", "vocab_parallel_linear_cross_entropy"]
+__all__ += [
+    "VocabParallelLinearCrossEntropy",
+    "vocab_parallel_cross_entropy",
+    "vocab_parallel_linear_cross_entropy",
+]

@@ -41,6 +41,7 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
 from crossent.torch.fused import (
     Chunking,
@@ -60,9 +61,11 @@ from crossent.torch.fused import (
 )
 
 __all__ = [
+    "VocabParallelLinearCrossEntropy",
     "communication_bytes",
     "vocab_parallel_cross_entropy",
     "vocab_parallel_linear_cross_entropy",
+    "vocab_shard_bounds",
 ]
 
 SIZE_BYTES = 8
@@ -448,3 +451,158 @@ def vocab_parallel_linear_cross_entropy(
         reduce_hidden if reduce_hidden_grad else None,
     )
     return loss
+
+
+def vocab_shard_bounds(num_classes: int, world_size: int) -> list[int]:
+    """Boundaries of ``world_size`` contiguous vocabulary shards as even as possible: rank
+    ``r`` holds classes ``[b[r], b[r + 1])``, the first ``V mod R`` shards one class more
+    (the split of :func:`torch.tensor_split`).
+
+    Example:
+        >>> from crossent.torch.distributed import vocab_shard_bounds
+        >>> vocab_shard_bounds(11, 2)
+        [0, 6, 11]
+    """
+    size, extra = divmod(num_classes, world_size)
+    return [r * size + min(r, extra) for r in range(world_size + 1)]
+
+
+class VocabParallelLinearCrossEntropy(nn.Module):
+    r"""This rank's rows of an output layer ``nn.Linear(D, V)`` and its vocabulary-parallel loss.
+
+    Holds ``weight`` ``[V_r, D]`` (and ``bias`` ``[V_r]``), rank ``r``'s contiguous share of the
+    classes (:func:`vocab_shard_bounds`: as even as possible), and computes
+    :func:`vocab_parallel_linear_cross_entropy` of its input. Parameters are initialised as
+    ``nn.Linear`` initialises the whole layer (uniform on :math:`\pm 1/\sqrt{D}`, which
+    depends only on ``D``), each rank drawing its own rows; :meth:`from_linear` instead
+    takes this rank's rows of an existing layer, to shard a trained model or to start every
+    rank from one seed.
+
+    Args:
+        in_features: ``D``.
+        num_classes: ``V``, at least the number of ranks.
+        bias: learn a bias. Default: ``False``.
+        group: the process group the vocabulary is split over. Default: ``None``.
+        device: Default: ``None``.
+        dtype: Default: ``None``.
+        **options: the keywords of :func:`vocab_parallel_linear_cross_entropy`
+            (``ignore_index``, ``label_smoothing``, ``z_loss``, ``logit_softcap``,
+            ``reduction``, ``chunk_size``, ``reduce_hidden_grad``).
+
+    Shape:
+        - hidden: ``[..., D]``; targets: ``[...]`` global class indices, the same on every
+          rank; output: scalar, or ``[...]`` for ``"none"``.
+
+    Example:
+        >>> import torch
+        >>> import torch.distributed as dist
+        >>> from crossent.torch import VocabParallelLinearCrossEntropy
+        >>> dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+        >>> head = VocabParallelLinearCrossEntropy(8, 100)
+        >>> head.vocab_start, head.vocab_end, tuple(head.weight.shape)
+        (0, 100, (100, 8))
+        >>> head(torch.randn(4, 8), torch.tensor([1, 2, 3, -100])).backward()
+        >>> dist.destroy_process_group()
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        num_classes: int,
+        *,
+        bias: bool = False,
+        group: Any = None,
+        device: Any = None,
+        dtype: Any = None,
+        **options: Any,
+    ) -> None:
+        super().__init__()
+        unknown = sorted(set(options) - set(_MODULE_OPTIONS))
+        if unknown:
+            raise TypeError(
+                f"VocabParallelLinearCrossEntropy got unexpected keyword {unknown[0]!r}; "
+                f"expected one of {', '.join(_MODULE_OPTIONS)}."
+            )
+        _check_options(
+            options.get("ignore_index", -100),
+            options.get("label_smoothing", 0.0),
+            options.get("z_loss", 0.0),
+            options.get("logit_softcap"),
+            options.get("reduction", "mean"),
+        )
+        chunking(options.get("chunk_size"), 1, 1)
+        if not isinstance(options.get("reduce_hidden_grad", True), bool):
+            raise TypeError(
+                "`reduce_hidden_grad` must be a bool; got "
+                f"reduce_hidden_grad={options['reduce_hidden_grad']!r}."
+            )
+        if not (dist.is_available() and dist.is_initialized()):
+            raise RuntimeError(
+                "VocabParallelLinearCrossEntropy needs an initialised torch.distributed "
+                "process group; call torch.distributed.init_process_group first."
+            )
+        world = dist.get_world_size(group)
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int):
+            raise TypeError(f"`num_classes` must be an int; got num_classes={num_classes!r}.")
+        if num_classes < world:
+            raise ValueError(
+                f"`num_classes` must be at least the number of ranks ({world}) so that every "
+                f"rank holds a class; got num_classes={num_classes}."
+            )
+        bounds = vocab_shard_bounds(num_classes, world)
+        rank = dist.get_rank(group)
+        self.vocab_start, self.vocab_end = bounds[rank], bounds[rank + 1]
+        self.num_classes, self.group, self.options = num_classes, group, options
+        linear = nn.Linear(
+            in_features, self.vocab_end - self.vocab_start, bias=bias, device=device, dtype=dtype
+        )
+        self.weight = linear.weight
+        self.bias = linear.bias
+
+    @classmethod
+    def from_linear(
+        cls, linear: nn.Linear, *, group: Any = None, **options: Any
+    ) -> VocabParallelLinearCrossEntropy:
+        """This rank's rows of ``linear`` (``nn.Linear(D, V)``), copied."""
+        if not isinstance(linear, nn.Linear):
+            raise TypeError(f"`linear` must be a torch.nn.Linear; got {type(linear).__name__}.")
+        w = linear.weight
+        head = cls(
+            w.shape[1],
+            w.shape[0],
+            bias=linear.bias is not None,
+            group=group,
+            device=w.device,
+            dtype=w.dtype,
+            **options,
+        )
+        with torch.no_grad():
+            head.weight.copy_(w[head.vocab_start : head.vocab_end])
+            if linear.bias is not None:
+                head.bias.copy_(linear.bias[head.vocab_start : head.vocab_end])
+        return head
+
+    def forward(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return vocab_parallel_linear_cross_entropy(
+            hidden, self.weight, targets, local_bias=self.bias, group=self.group, **self.options
+        )
+
+    def extra_repr(self) -> str:
+        d = self.weight.shape[1]
+        head = (
+            f"in_features={d}, num_classes={self.num_classes}, "
+            f"classes=[{self.vocab_start}, {self.vocab_end}), bias={self.bias is not None}"
+        )
+        return ", ".join([head, *(f"{k}={v!r}" for k, v in self.options.items())])
+
+
+_MODULE_OPTIONS = (
+    "ignore_index",
+    "label_smoothing",
+    "z_loss",
+    "logit_softcap",
+    "reduction",
+    "chunk_size",
+    "reduce_hidden_grad",
+)
+"""The loss keywords :class:`VocabParallelLinearCrossEntropy` passes on."""
