@@ -119,7 +119,43 @@ CASES["inplace_none"] = _case(
 CASES["inplace_float32"] = _case(
     [4, 4], (6,), seed=21, dtype=torch.float32, label_smoothing=0.1, inplace_backward=True
 )
-ERROR_CASES = ["empty_shard", "out_of_range", "bad_target_shape"]
+
+
+def _soft_case(
+    sizes: list[int], batch: tuple[int, ...], *, seed: int, **options: Any
+) -> dict[str, Any]:
+    """A case with probability targets over the whole vocabulary (some entries exactly 0);
+    each rank passes its columns of them."""
+    case = _case(sizes, batch, seed=seed, targets=0, **options)
+    g = torch.Generator().manual_seed(seed + 1000)
+    p = torch.softmax(2 * torch.randn(case["logits"].shape, generator=g, dtype=torch.float64), -1)
+    p = torch.where(torch.rand(p.shape, generator=g, dtype=torch.float64) < 0.2, 0.0, p)
+    case["targets"] = (p / p.sum(-1, keepdim=True)).to(case["logits"].dtype)
+    return case
+
+
+SOFT_CASES = {
+    "soft_even": _soft_case([4, 4], (6,), seed=30),
+    "soft_uneven_options": _soft_case(
+        [3, 6], (5,), seed=31, logit_softcap=2.0, reduction="sum", **ALL_OPTIONS
+    ),
+    "soft_batch_2d_none": _soft_case([5, 2], (2, 3), seed=32, reduction="none", z_loss=0.05),
+    "soft_float32": _soft_case([4, 4], (6,), seed=33, dtype=torch.float32, label_smoothing=0.1),
+    "soft_bfloat16": _soft_case([4, 4], (6,), seed=34, dtype=torch.bfloat16),
+}
+CASES.update(SOFT_CASES)
+# Invalid probabilities on rank 1's columns only: both ranks must raise the same error.
+CASES["soft_outside_unit"] = _soft_case([4, 4], (3,), seed=35)
+CASES["soft_outside_unit"]["targets"][1] = torch.tensor([0, 0, 0, 0, 0, 1.5, -0.5, 0])
+CASES["soft_bad_sum"] = _soft_case([4, 4], (3,), seed=36)
+CASES["soft_bad_sum"]["targets"][2] *= 0.9
+ERROR_CASES = [
+    "empty_shard",
+    "out_of_range",
+    "bad_target_shape",
+    "soft_outside_unit",
+    "soft_bad_sum",
+]
 VALUE_CASES = [name for name in CASES if name not in ERROR_CASES]
 
 
@@ -248,12 +284,15 @@ def _run_rank(rank: int, port: int, cases_path: str, out_dir: str) -> None:
             continue
         offset = sum(case["sizes"][:rank])
         shard = case["logits"][..., offset : offset + case["sizes"][rank]].clone()
+        targets = case["targets"]
+        if targets.is_floating_point():  # probability targets: this rank's columns
+            targets = targets[..., offset : offset + case["sizes"][rank]].clone()
         shard.requires_grad_(True)
         # in place: the logits must be a non-leaf, as a model's output is
         logits = shard * 1 if case["options"].get("inplace_backward") else shard
         before = COMMUNICATION.bytes, COMMUNICATION.calls
         try:
-            loss = vocab_parallel_cross_entropy(logits, case["targets"], **case["options"])
+            loss = vocab_parallel_cross_entropy(logits, targets, **case["options"])
         except (ValueError, TypeError) as exc:
             results[name] = {"error": exc}
             continue
@@ -397,12 +436,16 @@ def _naive_loss(full: torch.Tensor, y: torch.Tensor, opts: dict[str, Any]) -> to
     counted row, reduced over the counted rows."""
     cap = opts.get("logit_softcap")
     z = full if cap is None else cap * torch.tanh(full / cap)
-    ignore = opts.get("ignore_index", -100)
-    valid = torch.ones_like(y, dtype=torch.bool) if ignore is None else y != ignore
-    safe = torch.where(valid, y, 0)
+    if y.is_floating_point():  # probability targets: every row counts
+        valid = torch.ones(y.shape[:-1], dtype=torch.bool)
+        target = y.double().movedim(-1, 1) if y.ndim > 2 else y.double()
+    else:
+        ignore = opts.get("ignore_index", -100)
+        valid = torch.ones_like(y, dtype=torch.bool) if ignore is None else y != ignore
+        target = torch.where(valid, y, 0)
     rows = F.cross_entropy(
         z.movedim(-1, 1) if z.ndim > 2 else z,
-        safe,
+        target,
         reduction="none",
         label_smoothing=opts.get("label_smoothing", 0.0),
     )
@@ -517,11 +560,16 @@ def test_extreme_logits_stay_finite(results: list[dict[str, Any]]) -> None:
 @pytest.mark.parametrize("name", VALUE_CASES)
 def test_bytes_communicated_match_the_formula(name: str, results: list[dict[str, Any]]) -> None:
     case = CASES[name]
-    n = case["targets"].numel()
+    n = case["logits"].numel() // sum(case["sizes"])
     smoothing = case["options"].get("label_smoothing", 0.0)
-    expected = communication_bytes(n, case["logits"].dtype, label_smoothing=smoothing)
+    soft = case["targets"].is_floating_point()
+    expected = communication_bytes(
+        n, case["logits"].dtype, label_smoothing=smoothing, probability_targets=soft
+    )
     width = max(case["logits"].element_size(), 4)  # fp16/bf16 are reduced in float32
-    assert expected == 8 + (3 + (smoothing > 0)) * n * width
+    # per row: maximum, sum of exponentials, target logit (probabilities: Σ p z, Σ p and
+    # the count of entries outside [0, 1]), and with smoothing the row sum of logits
+    assert expected == 8 + (3 + 2 * soft + (smoothing > 0)) * n * width
     for res in results:
         r = res[name]
         assert r["bytes"] == expected
@@ -560,6 +608,30 @@ def test_out_of_range_target_uses_the_core_message(results: list[dict[str, Any]]
             raise res["out_of_range"]["error"]
 
 
+def test_invalid_probabilities_on_one_rank_raise_on_every_rank(
+    results: list[dict[str, Any]],
+) -> None:
+    for res in results:
+        with pytest.raises(
+            ValueError,
+            match=r"must hold probabilities in \[0, 1\]; found 2 entries outside it",
+        ):
+            raise res["soft_outside_unit"]["error"]
+        with pytest.raises(ValueError, match=r"must sum to 1; found a sum of 0\.(9|8999)"):
+            raise res["soft_bad_sum"]["error"]
+
+
+def test_probability_targets_at_the_index_agree_with_class_indices() -> None:
+    """One-hot probability targets are the class-index loss (single process, 1 rank
+    groups are covered by the doctest; here the two formulas of the loss meet)."""
+    case = SOFT_CASES["soft_even"]
+    index = case["targets"].argmax(-1)
+    onehot = F.one_hot(index, sum(case["sizes"])).double()
+    a = crossent.softmax_cross_entropy(case["logits"], onehot)
+    b = crossent.softmax_cross_entropy(case["logits"], index)
+    torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
 def test_target_shape_uses_the_core_message(results: list[dict[str, Any]]) -> None:
     for res in results:
         with pytest.raises(ValueError, match=r"`targets` must have shape \(3,\)"):
@@ -572,7 +644,13 @@ def test_target_shape_uses_the_core_message(results: list[dict[str, Any]]) -> No
         ([[0.0, 1.0]], torch.tensor([0]), {}, TypeError, "`local_logits` must be a torch.Tensor"),
         (torch.zeros(2, 3, dtype=torch.int64), torch.tensor([0, 1]), {}, TypeError, "local_logits"),
         (torch.zeros(()), torch.tensor(0), {}, ValueError, "must have a vocabulary axis"),
-        (torch.zeros(2, 3), torch.zeros(2), {}, TypeError, "must be integer class indices"),
+        (
+            torch.zeros(2, 3),
+            torch.zeros(2),
+            {},
+            ValueError,
+            r"must be this rank's shard .* got \(2,\)",
+        ),
         (torch.zeros(2, 3), [0, 1], {}, TypeError, "`targets` must be a torch.Tensor"),
         (torch.zeros(2, 3), torch.tensor([0, 1]), {"reduction": "avg"}, ValueError, "reduction"),
         (torch.zeros(2, 3), torch.tensor([0, 1]), {"z_loss": -1.0}, ValueError, "`z_loss`"),
@@ -598,6 +676,21 @@ def test_target_shape_uses_the_core_message(results: list[dict[str, Any]]) -> No
             r"`local_logits` must be viewable as \[N, C\]",
         ),
         (torch.zeros(2, 3), torch.tensor([0, 1]), {"inplace_backward": 1}, TypeError, "bool"),
+        (torch.zeros(2, 3), torch.zeros(2, 4), {}, ValueError, "shard of the target distributions"),
+        (
+            torch.zeros(2, 3),
+            torch.full((2, 3), 1 / 3, requires_grad=True),
+            {},
+            ValueError,
+            "targets.detach",
+        ),
+        (
+            torch.zeros(2, 3, requires_grad=True) * 1,
+            torch.full((2, 3), 1 / 3),
+            {"inplace_backward": True},
+            ValueError,
+            "needs class-index targets",
+        ),
         (torch.zeros(2, 3), torch.tensor([0, 1]), {}, RuntimeError, "init_process_group"),
     ],
 )

@@ -43,6 +43,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from crossent import _checks, _reduce, grad
+from crossent._array import namespace
 from crossent.torch.fused import (
     Chunking,
     CrossEntropyFunction,
@@ -53,10 +55,12 @@ from crossent.torch.fused import (
     _check_linear,
     _check_options,
     _check_tensor,
+    _softcap,
     check_logits,
     chunking,
     inplace_decision,
     prepare_rows,
+    row_scale_from_grad_output,
     stats_dtype,
 )
 
@@ -67,6 +71,9 @@ __all__ = [
     "vocab_parallel_linear_cross_entropy",
     "vocab_shard_bounds",
 ]
+
+_XP = namespace(torch.empty(0))
+"""The array API namespace of torch tensors, for the core helpers."""
 
 SIZE_BYTES = 8
 """Bytes each rank contributes to the exchange of shard sizes: one int64."""
@@ -100,16 +107,25 @@ def _all_reduce(x: torch.Tensor, op: Any, group: Any) -> None:
 
 
 def communication_bytes(
-    n_rows: int, dtype: torch.dtype, *, label_smoothing: float = 0.0, hidden_size: int = 0
+    n_rows: int,
+    dtype: torch.dtype,
+    *,
+    label_smoothing: float = 0.0,
+    hidden_size: int = 0,
+    probability_targets: bool = False,
 ) -> int:
     r"""Bytes each rank contributes to the collectives of one vocabulary-parallel loss.
 
-    .. math:: 8 + (3 + [\varepsilon > 0])\, N\, b \;+\; N D\, b_h
+    .. math:: 8 + (3 + 2 [\text{probabilities}] + [\varepsilon > 0])\, N\, b
+        \;+\; N D\, b_h
 
     8 bytes for the shard sizes (an all-gather of one int64), then ``N`` numbers of ``b``
     bytes (the compute dtype: float32 for fp16/bf16, float64 for float64) for the row
     maximum of the shards' log-sum-exps (all-reduce MAX) and for the sum of exponentials,
     the target logit and, with label smoothing ε, the row sum of logits (all-reduce SUM).
+    Probability targets replace the target logit by :math:`\sum_c p_c z_c` and add the
+    target mass :math:`\sum_c p_c` and the count of entries outside [0, 1], which validate
+    the targets across the shards.
     Independent of the vocabulary size and of the number of ranks. The gradient of the
     logits needs no communication; :func:`vocab_parallel_linear_cross_entropy` adds, in
     backward, the all-reduce of the ``[N, D]`` hidden-state gradient in ``dtype``
@@ -121,6 +137,7 @@ def communication_bytes(
         label_smoothing: ε. Default: ``0.0``.
         hidden_size: ``D``, to count the hidden gradient's all-reduce; 0 leaves it out.
             Default: ``0``.
+        probability_targets: the loss has probability targets. Default: ``False``.
 
     Returns:
         The number of bytes, an ``int``.
@@ -133,7 +150,8 @@ def communication_bytes(
     """
     width = torch.empty((), dtype=stats_dtype(torch.empty((), dtype=dtype))).element_size()
     hidden = n_rows * hidden_size * torch.empty((), dtype=dtype).element_size()
-    return SIZE_BYTES + (3 + int(label_smoothing > 0)) * n_rows * width + hidden
+    rows = 3 + 2 * int(probability_targets) + int(label_smoothing > 0)
+    return SIZE_BYTES + rows * n_rows * width + hidden
 
 
 # ---------------------------------------------------------------------------------------
@@ -225,6 +243,138 @@ def _check_targets(targets: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# Probability targets: each rank holds its shard of the target distributions too.
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class SoftStats:
+    """Whole-vocabulary row quantities for probability targets ``p`` (float ``[N]``)."""
+
+    lse: torch.Tensor  # s_i = logsumexp_c z'_ic
+    dot: torch.Tensor  # Σ_c p_ic z'_ic
+    mass: torch.Tensor  # Σ_c p_ic, 1 for valid targets
+    total: torch.Tensor  # Σ_c z'_ic (label smoothing only; else 0)
+
+
+def _check_soft_targets(targets: torch.Tensor, local_logits: torch.Tensor, inplace: bool) -> None:
+    """What each rank can check of its probability-target shard before communicating."""
+    if tuple(targets.shape) != tuple(local_logits.shape):
+        raise ValueError(
+            "probability `targets` must be this rank's shard of the target distributions, "
+            f"the shape of `local_logits` {tuple(local_logits.shape)}; got "
+            f"{tuple(targets.shape)}."
+        )
+    if targets.requires_grad:
+        raise ValueError(
+            "gradients with respect to probability `targets` are not computed; pass "
+            "targets.detach()."
+        )
+    if inplace:
+        raise ValueError("`inplace_backward=True` needs class-index targets.")
+
+
+def _soft_stats(z: torch.Tensor, p: torch.Tensor, opts: Options, group: Any) -> SoftStats:
+    r"""Merge each shard's :math:`\log\sum e^{z'}`, :math:`\sum p z'`, :math:`\sum p`, count
+    of entries outside [0, 1] and (label smoothing) :math:`\sum z'` with an all-reduce MAX
+    and one all-reduce SUM, then validate the targets on the merged numbers, which every
+    rank has: a bad entry on one rank raises the same error on all."""
+    m = torch.logsumexp(z, dim=1)
+    local_lse = m.clone()
+    _all_reduce(m, dist.ReduceOp.MAX, group)
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+    outside = ((p < 0) | (p > 1) | torch.isnan(p)).sum(dim=1).to(z.dtype)
+    parts = [torch.exp(local_lse - m), (p * z).sum(dim=1), p.sum(dim=1), outside]
+    if opts.label_smoothing:
+        parts.append(z.sum(dim=1))
+    sums = torch.stack(parts)
+    _all_reduce(sums, dist.ReduceOp.SUM, group)
+    outside_count = int(sums[3].sum())
+    if outside_count:
+        entries = "entry" if outside_count == 1 else "entries"
+        raise ValueError(
+            "`targets` must hold probabilities in [0, 1]; found "
+            f"{outside_count} {entries} outside it (or NaN) across the ranks."
+        )
+    return SoftStats(
+        lse=m + torch.log(sums[0]),
+        dot=sums[1],
+        mass=sums[2],
+        total=sums[4] if opts.label_smoothing else torch.zeros_like(m),
+    )
+
+
+def _soft_rows_loss(stats: SoftStats, opts: Options, n_classes: int) -> torch.Tensor:
+    r"""Per row :math:`-\sum_c a_c \log q_c + \lambda_z s^2` with
+    :math:`a = (1-\varepsilon) p + \varepsilon / V`:
+    :math:`(1-\varepsilon)(s \sum p - \sum p z') + \varepsilon (s - \sum z' / V) + \lambda_z s^2`."""
+    eps, s = opts.label_smoothing, stats.lse
+    loss = (1 - eps) * (s * stats.mass - stats.dot)
+    if eps:
+        loss = loss + eps * (s - stats.total / n_classes)
+    if opts.z_loss:
+        loss = loss + opts.z_loss * s**2
+    return loss
+
+
+class VocabParallelSoftTargetsFunction(torch.autograd.Function):
+    """Vocabulary-parallel softmax cross-entropy with probability targets; see
+    :func:`vocab_parallel_cross_entropy`."""
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        local_logits: torch.Tensor,
+        targets: torch.Tensor,
+        opts: Options,
+        group: Any,
+        n_classes: int,
+    ) -> torch.Tensor:
+        dt = stats_dtype(local_logits)
+        v_r = local_logits.shape[-1]
+        z = _softcap(local_logits.reshape(-1, v_r).to(dt), opts.logit_softcap)
+        p = targets.reshape(-1, v_r).to(dt)
+        stats = _soft_stats(z, p, opts, group)
+        _checks.row_sums_are_one(_XP, "targets", stats.mass, n_classes, targets.dtype)
+        rows = _soft_rows_loss(stats, opts, n_classes)
+        n = rows.shape[0]
+        if opts.reduction == "none":
+            loss = rows.reshape(local_logits.shape[:-1])
+        else:
+            loss = _reduce.reduce(_XP, rows, opts.reduction, n)
+        ctx.save_for_backward(local_logits, targets)
+        ctx.opts, ctx.stats, ctx.n_classes, ctx.n = opts, stats, n_classes, n
+        return loss.to(local_logits.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[Any, None, None, None, None]:
+        r""":math:`\partial \ell / \partial z = (q k - a)\, \partial z' / \partial z`, with
+        :math:`k = \sum_c a_c + 2 \lambda_z s` (:func:`crossent.grad.softmax_gradient_row_scale`)."""
+        local_logits, targets = ctx.saved_tensors
+        opts, stats, n_classes = ctx.opts, ctx.stats, ctx.n_classes
+        eps, lse = opts.label_smoothing, stats.lse
+        v_r = local_logits.shape[-1]
+        x = local_logits.reshape(-1, v_r).to(lse.dtype)
+        z = _softcap(x, opts.logit_softcap)
+        a = (1 - eps) * targets.reshape(-1, v_r).to(lse.dtype) + eps / n_classes
+        k = grad.softmax_gradient_row_scale(
+            _XP,
+            (1 - eps) * stats.mass + eps,
+            z_loss=opts.z_loss,
+            row_weight=torch.ones_like(lse),
+            lse=lse,
+        )
+        g = torch.exp(z - lse[:, None]) * k[:, None] - a
+        if opts.logit_softcap is not None:
+            g = g * (1 - (z / opts.logit_softcap) ** 2)
+        g = _reduce.scale_gradient(_XP, g, opts.reduction, ctx.n)
+        scale = row_scale_from_grad_output(grad_output, opts.reduction, lse.dtype)
+        if scale is not None:
+            g = g * (scale[:, None] if scale.ndim == 1 else scale)
+        return g.to(local_logits.dtype).reshape(local_logits.shape), None, None, None, None
+
+
+# ---------------------------------------------------------------------------------------
 # Public API.
 # ---------------------------------------------------------------------------------------
 
@@ -244,17 +394,23 @@ def vocab_parallel_cross_entropy(
     r"""Softmax cross-entropy of logits split by vocabulary over the ranks of ``group``.
 
     Rank ``r`` passes its contiguous shard ``[..., V_r]`` of the logits, the shards in rank
-    order (sizes may differ); ``targets`` are global class indices, the same on every rank.
-    Every rank returns the loss of :func:`crossent.softmax_cross_entropy` on the
-    concatenated logits :math:`z = [z^{(0)}, \dots, z^{(R-1)}]` (class axis last):
+    order (sizes may differ); ``targets`` are global class indices, the same on every rank,
+    or — for soft targets such as a teacher's distribution — this rank's shard
+    ``[..., V_r]`` of probability targets, the same columns as its logits. Every rank
+    returns the loss of :func:`crossent.softmax_cross_entropy` on the concatenated logits
+    :math:`z = [z^{(0)}, \dots, z^{(R-1)}]` (and targets), class axis last:
 
     .. math:: \ell_i = -\sum_c a_{ic} \log q_{ic} + \lambda_z\, r_i\, s_i^2, \qquad
         s_i = \mathrm{logsumexp}_c\, z'_{ic},
 
     with :math:`z' = c \tanh(z / c)` under ``logit_softcap=c``,
-    :math:`a_{ic} = (1-\varepsilon)[c = y_i] + \varepsilon / V` (0 for ignored rows)
-    and :math:`r_i = 1` for counted rows, 0 for ignored ones. ``"mean"`` divides the sum by
-    the number of non-ignored targets; an all-ignored batch gives 0 (not NaN). Backward gives
+    :math:`a_{ic} = (1-\varepsilon)[c = y_i] + \varepsilon / V` (0 for ignored rows) or
+    :math:`(1-\varepsilon) p_{ic} + \varepsilon / V` for probability targets, and
+    :math:`r_i = 1` for counted rows, 0 for ignored ones. ``"mean"`` divides the sum by
+    the number of non-ignored targets (every row for probability targets); an all-ignored
+    batch gives 0 (not NaN). Probability targets must lie in [0, 1] and each row must sum
+    to 1 over the whole vocabulary; both are checked on all-reduced numbers, so every rank
+    raises the same error. Backward gives
     each rank exactly its shard :math:`\partial L / \partial z^{(r)}` of the full gradient,
     without communication. With ``inplace_backward=True`` that gradient is written into
     ``local_logits``' own storage during the forward pass, as in
@@ -267,29 +423,31 @@ def vocab_parallel_cross_entropy(
     smoothing (the row sum of logits) — :func:`crossent.torch.distributed.communication_bytes`:
     :math:`8 + (3 + [\varepsilon > 0]) N b` bytes for ``b``-byte floats, e.g. 49 160 bytes
     for ``N = 4096`` float32 rows at any vocabulary size, where an all-gather of the
-    ``V = 131072`` logits would deliver :math:`N V b` = 2 GiB to each rank.
+    ``V = 131072`` logits would deliver :math:`N V b` = 2 GiB to each rank. Probability
+    targets send :math:`2 N` numbers more (the target mass and a validity count).
 
     The gradient reaches only ``local_logits``: in a tensor-parallel head the hidden states
     that feed every shard need an all-reduce of their gradient (Megatron's
     ``copy_to_tensor_model_parallel_region``; see ``examples/vocab_parallel.py``), which
-    :func:`vocab_parallel_linear_cross_entropy` does itself. Class weights and probability
-    targets are not supported in this version.
+    :func:`vocab_parallel_linear_cross_entropy` does itself. Class weights are not
+    supported in this version.
 
     Args:
         local_logits: this rank's logits shard, floating, shape ``[..., V_r]`` with
             ``V_r ≥ 1``; the batch dimensions ``...`` the same on every rank.
         targets: integer class indices in ``[0, V)`` (or ``ignore_index``), shape ``[...]``,
-            the same on every rank.
+            the same on every rank; or floating probability targets, this rank's shard of
+            shape ``[..., V_r]`` (no gradient flows to them).
         group: the process group the vocabulary is split over. Default: ``None`` (the
             default group).
-        ignore_index: class index whose rows count for nothing; ``None`` disables it.
-            Default: ``-100``.
+        ignore_index: class index whose rows count for nothing (class indices only);
+            ``None`` disables it. Default: ``-100``.
         label_smoothing: ε in [0, 1], PyTorch's rule. Default: ``0.0``.
         z_loss: coefficient :math:`\lambda_z` of the squared log-normaliser. Default: ``0.0``.
         logit_softcap: ``c > 0`` soft-caps the logits at ±c; ``None`` is off. Default: ``None``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
-        inplace_backward: write the gradient into ``local_logits`` during the forward pass.
-            Default: ``False``.
+        inplace_backward: write the gradient into ``local_logits`` during the forward pass
+            (class-index targets). Default: ``False``.
 
     Returns:
         0-d tensor for ``"mean"``/``"sum"``, else the per-row losses of shape ``[...]``; in
@@ -299,8 +457,10 @@ def vocab_parallel_cross_entropy(
         ValueError: a rank with an empty shard (raised on every rank), targets of the wrong
             shape or out of range for the whole vocabulary, an unknown ``reduction``,
             out-of-range options; with ``inplace_backward=True``, logits that autograd
-            still needs (checked before any communication).
-        TypeError: non-tensor inputs, non-floating ``local_logits``, floating ``targets``.
+            still needs (checked before any communication); probability targets of
+            another shape than ``local_logits``, that require grad, outside [0, 1] or whose
+            rows do not sum to 1 (the last two on every rank).
+        TypeError: non-tensor inputs, non-floating ``local_logits``.
         RuntimeError: no initialised ``torch.distributed`` process group.
 
     References:
@@ -320,7 +480,14 @@ def vocab_parallel_cross_entropy(
     check_logits(local_logits, "local_logits", "a vocabulary axis")
     opts = _check_options(ignore_index, label_smoothing, z_loss, logit_softcap, reduction)
     inplace = inplace_decision(local_logits, inplace_backward, "local_logits")
-    _check_targets(targets)
+    _check_tensor("targets", targets)
+    if targets.is_floating_point():
+        _check_soft_targets(targets, local_logits, inplace)
+        shard = _shard(local_logits.shape[-1], "local_logits", local_logits.device, group)
+        soft: torch.Tensor = VocabParallelSoftTargetsFunction.apply(
+            local_logits, targets.to(local_logits.device), opts, group, shard.n_classes
+        )
+        return soft
     shard = _shard(local_logits.shape[-1], "local_logits", local_logits.device, group)
     rows = _local_rows(targets, tuple(local_logits.shape[:-1]), shard, opts, local_logits)
     merge = functools.partial(_merge, opts=opts, group=group)
