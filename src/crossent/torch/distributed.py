@@ -25,7 +25,9 @@ shard needs only :math:`s_i` and the targets, which every rank has: the logits' 
 needs no communication. :func:`vocab_parallel_linear_cross_entropy` runs the chunked
 :func:`crossent.torch.fused.linear_cross_entropy` on the weight shard, merging each row
 chunk's statistics before its gradient is formed, and sums the hidden states' gradient
-over the ranks in backward.
+over the ranks in backward. Probability targets (each rank its columns) replace the target
+logit by :math:`\sum_{c \in r} p_{ic} z_{ic}` and add the target mass and a count of
+invalid entries, which validate the targets on numbers every rank has.
 
 References:
     Shoeybi et al. "Megatron-LM: Training Multi-Billion Parameter Language Models Using
@@ -215,21 +217,28 @@ def _local_rows(
     return rows
 
 
-def _merge(local: RowStats, opts: Options, group: Any) -> RowStats:
-    """Whole-vocabulary :class:`RowStats` from this shard's: all-reduce MAX of the shards'
-    log-sum-exps, then one all-reduce SUM of the stacked rescaled sums of exponentials,
-    target logits and (with label smoothing) row sums."""
-    m = local.lse.clone()
+def _all_reduce_rows(
+    local_lse: torch.Tensor, rows: list[torch.Tensor], group: Any
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The whole vocabulary's row log-sum-exp from the shards' :math:`s^{(r)}`, and the
+    sum over ranks of each of ``rows``: an all-reduce MAX of :math:`s^{(r)}` (``m``), then
+    one all-reduce SUM of :math:`e^{s^{(r)} - m}` stacked with ``rows``."""
+    m = local_lse.clone()
     _all_reduce(m, dist.ReduceOp.MAX, group)
     # A row that is -inf everywhere has m = -inf: shift by 0 instead, and s = -inf follows.
     m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
-    parts = [torch.exp(local.lse - m), local.target]
-    if opts.label_smoothing:
-        parts.append(local.total)
-    sums = torch.stack(parts)
+    sums = torch.stack([torch.exp(local_lse - m), *rows])
     _all_reduce(sums, dist.ReduceOp.SUM, group)
-    total = sums[2] if opts.label_smoothing else torch.zeros_like(m)
-    return RowStats(lse=m + torch.log(sums[0]), target=sums[1], total=total)
+    return m + torch.log(sums[0]), sums[1:]
+
+
+def _merge(local: RowStats, opts: Options, group: Any) -> RowStats:
+    """Whole-vocabulary :class:`RowStats` from this shard's: the target logits and (with
+    label smoothing) the row sums travel in the log-sum-exp's SUM all-reduce."""
+    extra = [local.target, local.total] if opts.label_smoothing else [local.target]
+    lse, sums = _all_reduce_rows(local.lse, extra, group)
+    total = sums[1] if opts.label_smoothing else torch.zeros_like(lse)
+    return RowStats(lse=lse, target=sums[0], total=total)
 
 
 def _check_targets(targets: Any) -> None:
@@ -279,17 +288,12 @@ def _soft_stats(z: torch.Tensor, p: torch.Tensor, opts: Options, group: Any) -> 
     of entries outside [0, 1] and (label smoothing) :math:`\sum z'` with an all-reduce MAX
     and one all-reduce SUM, then validate the targets on the merged numbers, which every
     rank has: a bad entry on one rank raises the same error on all."""
-    m = torch.logsumexp(z, dim=1)
-    local_lse = m.clone()
-    _all_reduce(m, dist.ReduceOp.MAX, group)
-    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
     outside = ((p < 0) | (p > 1) | torch.isnan(p)).sum(dim=1).to(z.dtype)
-    parts = [torch.exp(local_lse - m), (p * z).sum(dim=1), p.sum(dim=1), outside]
+    parts = [(p * z).sum(dim=1), p.sum(dim=1), outside]
     if opts.label_smoothing:
         parts.append(z.sum(dim=1))
-    sums = torch.stack(parts)
-    _all_reduce(sums, dist.ReduceOp.SUM, group)
-    outside_count = int(sums[3].sum())
+    lse, sums = _all_reduce_rows(torch.logsumexp(z, dim=1), parts, group)
+    outside_count = int(sums[2].sum())
     if outside_count:
         entries = "entry" if outside_count == 1 else "entries"
         raise ValueError(
@@ -297,10 +301,10 @@ def _soft_stats(z: torch.Tensor, p: torch.Tensor, opts: Options, group: Any) -> 
             f"{outside_count} {entries} outside it (or NaN) across the ranks."
         )
     return SoftStats(
-        lse=m + torch.log(sums[0]),
-        dot=sums[1],
-        mass=sums[2],
-        total=sums[4] if opts.label_smoothing else torch.zeros_like(m),
+        lse=lse,
+        dot=sums[0],
+        mass=sums[1],
+        total=sums[3] if opts.label_smoothing else torch.zeros_like(lse),
     )
 
 
