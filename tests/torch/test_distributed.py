@@ -387,7 +387,9 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    """Each rank's results of every case, from one 2-process job."""
+    """Each rank's results of every case, from one 2-process job (once per pytest-xdist
+    worker that runs tests of this module: `make test` passes ``--dist loadfile`` so that
+    one worker runs them all)."""
     root = tmp_path_factory.mktemp("vocab_parallel")
     cases_path = root / "cases.pt"
     torch.save({**CASES, **LINEAR_CASES}, cases_path)
