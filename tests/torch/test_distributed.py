@@ -149,6 +149,13 @@ CASES["soft_outside_unit"] = _soft_case([4, 4], (3,), seed=35)
 CASES["soft_outside_unit"]["targets"][1] = torch.tensor([0, 0, 0, 0, 0, 1.5, -0.5, 0])
 CASES["soft_bad_sum"] = _soft_case([4, 4], (3,), seed=36)
 CASES["soft_bad_sum"]["targets"][2] *= 0.9
+WEIGHT_9 = torch.linspace(0.25, 2.0, 9, dtype=torch.float64)
+CASES["weighted"] = _case(
+    [3, 6], (8,), seed=22, targets=[0, 8, -100, 3, 2, 4, -100, 6], weight=WEIGHT_9, z_loss=0.05
+)
+CASES["weighted_none"] = _case(
+    [3, 6], (8,), seed=23, weight=WEIGHT_9, reduction="none", inplace_backward=True
+)
 ERROR_CASES = [
     "empty_shard",
     "out_of_range",
@@ -438,27 +445,32 @@ def _naive_loss(full: torch.Tensor, y: torch.Tensor, opts: dict[str, Any]) -> to
     counted row, reduced over the counted rows."""
     cap = opts.get("logit_softcap")
     z = full if cap is None else cap * torch.tanh(full / cap)
+    weight = opts.get("weight")
     if y.is_floating_point():  # probability targets: every row counts
         valid = torch.ones(y.shape[:-1], dtype=torch.bool)
         target = y.double().movedim(-1, 1) if y.ndim > 2 else y.double()
+        row_w = valid.double()
     else:
         ignore = opts.get("ignore_index", -100)
         valid = torch.ones_like(y, dtype=torch.bool) if ignore is None else y != ignore
         target = torch.where(valid, y, 0)
+        row_w = valid.double() if weight is None else weight.double()[target] * valid
     rows = F.cross_entropy(
         z.movedim(-1, 1) if z.ndim > 2 else z,
         target,
+        weight=None if weight is None else weight.double(),
         reduction="none",
         label_smoothing=opts.get("label_smoothing", 0.0),
     )
-    rows = rows + opts.get("z_loss", 0.0) * torch.logsumexp(z, dim=-1) ** 2
+    # crossent's z-loss term is scaled by the row's class weight, like its cross-entropy
+    rows = rows + opts.get("z_loss", 0.0) * row_w * torch.logsumexp(z, dim=-1) ** 2
     rows = torch.where(valid, rows, 0.0)
     reduction = opts.get("reduction", "mean")
     if reduction == "none":
         return rows
     if reduction == "sum":
         return rows.sum()
-    return rows.sum() / max(int(valid.sum()), 1)
+    return rows.sum() / (row_w.sum() if bool(row_w.sum() > 0) else 1.0)
 
 
 def _naive(case: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -679,6 +691,13 @@ def test_target_shape_uses_the_core_message(results: list[dict[str, Any]]) -> No
         ),
         (torch.zeros(2, 3), torch.tensor([0, 1]), {"inplace_backward": 1}, TypeError, "bool"),
         (torch.zeros(2, 3), torch.zeros(2, 4), {}, ValueError, "shard of the target distributions"),
+        (
+            torch.zeros(2, 3),
+            torch.full((2, 3), 1 / 3),
+            {"weight": torch.ones(3)},
+            ValueError,
+            "`weight` needs class-index targets",
+        ),
         (
             torch.zeros(2, 3),
             torch.full((2, 3), 1 / 3, requires_grad=True),

@@ -132,6 +132,54 @@ def test_float64_logits_are_computed_in_float64(options: dict[str, Any], inplace
     assert_close(leaf.grad, want_grad, torch.float64)
 
 
+WEIGHTED_OPTIONS = [
+    {},
+    {"ignore_index": 3},
+    {"z_loss": 0.05, "logit_softcap": 2.5},
+    {"reduction": "sum"},
+    {"reduction": "none", "z_loss": 0.01},
+]
+
+
+@pytest.mark.parametrize("options", WEIGHTED_OPTIONS)
+@pytest.mark.parametrize("inplace", [False, True])
+def test_class_weights_equal_core_and_torch(
+    backend: str, options: dict[str, Any], inplace: bool
+) -> None:
+    base, targets = make_batch((12,), 7, seed=5, ignored=2)
+    if "ignore_index" in options:
+        targets = torch.where(targets == -100, options["ignore_index"], targets)
+    weight = torch.linspace(0.2, 3.0, 7)
+    x = base.to(torch.float32)
+    leaf = x.clone().requires_grad_()
+    loss = cross_entropy(leaf * 1, targets, weight=weight, inplace_backward=inplace, **options)
+    grad_out = torch.linspace(0.5, 2.0, loss.numel()).reshape(loss.shape)
+    loss.backward(grad_out)
+    want_loss, want_grad = core_loss_and_grad(
+        x, targets, grad_out, weight=weight.double(), **options
+    )
+    assert_close(loss, want_loss, torch.float32)
+    assert leaf.grad is not None
+    assert_close(leaf.grad, want_grad, torch.float32)
+    if not options.get("z_loss") and not options.get("logit_softcap"):
+        torch_opts = {k: v for k, v in options.items() if k != "ignore_index"}
+        torch_opts["ignore_index"] = options.get("ignore_index", -100)
+        theirs = F.cross_entropy(x.double(), targets, weight=weight.double(), **torch_opts)
+        assert_close(loss, theirs, torch.float32)
+
+
+def test_class_weight_errors() -> None:
+    logits, targets = torch.zeros(2, 3), torch.tensor([0, 2])
+    with pytest.raises(ValueError, match="`weight` together with `label_smoothing`"):
+        cross_entropy(logits, targets, weight=torch.ones(3), label_smoothing=0.1)
+    with pytest.raises(ValueError, match=r"`weight` must have one entry per class, shape \(3,\)"):
+        cross_entropy(logits, targets, weight=torch.ones(4))
+    with pytest.raises(ValueError, match="`weight` must be non-negative"):
+        cross_entropy(logits, targets, weight=[1.0, -1.0, 1.0])
+    with pytest.raises(TypeError, match="`weight` must be an array"):
+        cross_entropy(logits, targets, weight="heavy")
+
+
 @pytest.mark.parametrize("options", [{}, {"label_smoothing": 0.1}])
 @pytest.mark.parametrize("inplace", [False, True])
 def test_cross_entropy_equals_torch(backend: str, options: dict[str, Any], inplace: bool) -> None:

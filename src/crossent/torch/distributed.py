@@ -199,7 +199,12 @@ def _shard(v_local: int, name: str, device: Any, group: Any) -> Shard:
 
 
 def _local_rows(
-    targets: Any, batch_shape: tuple[int, ...], shard: Shard, opts: Options, like: torch.Tensor
+    targets: Any,
+    batch_shape: tuple[int, ...],
+    shard: Shard,
+    opts: Options,
+    like: torch.Tensor,
+    weight: Any = None,
 ) -> Rows:
     """Targets validated against the whole vocabulary with the core's rules, then renumbered
     to this shard's columns: indices outside ``[0, V_r)`` belong to other ranks, and the
@@ -212,6 +217,7 @@ def _local_rows(
         like.device,
         stats_dtype(like),
         caller="vocabulary-parallel cross-entropy",
+        weight=weight,
     )
     rows.indices = rows.indices - shard.offset
     return rows
@@ -394,6 +400,7 @@ def vocab_parallel_cross_entropy(
     logit_softcap: float | None = None,
     reduction: str = "mean",
     inplace_backward: bool = False,
+    weight: Any = None,
 ) -> torch.Tensor:
     r"""Softmax cross-entropy of logits split by vocabulary over the ranks of ``group``.
 
@@ -433,8 +440,10 @@ def vocab_parallel_cross_entropy(
     The gradient reaches only ``local_logits``: in a tensor-parallel head the hidden states
     that feed every shard need an all-reduce of their gradient (Megatron's
     ``copy_to_tensor_model_parallel_region``; see ``examples/vocab_parallel.py``), which
-    :func:`vocab_parallel_linear_cross_entropy` does itself. Class weights are not
-    supported in this version.
+    :func:`vocab_parallel_linear_cross_entropy` does itself. Class ``weight`` (the whole
+    vocabulary's ``[V]``, the same on every rank) multiplies each row by :math:`w_{y_i}`
+    and ``"mean"`` then divides by their sum, as in PyTorch; it needs class-index targets
+    and no label smoothing.
 
     Args:
         local_logits: this rank's logits shard, floating, shape ``[..., V_r]`` with
@@ -452,6 +461,8 @@ def vocab_parallel_cross_entropy(
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
         inplace_backward: write the gradient into ``local_logits`` during the forward pass
             (class-index targets). Default: ``False``.
+        weight: non-negative per-class weights of shape ``[V]``, the same on every rank, or
+            ``None`` (class-index targets, no label smoothing). Default: ``None``.
 
     Returns:
         0-d tensor for ``"mean"``/``"sum"``, else the per-row losses of shape ``[...]``; in
@@ -486,6 +497,8 @@ def vocab_parallel_cross_entropy(
     inplace = inplace_decision(local_logits, inplace_backward, "local_logits")
     _check_tensor("targets", targets)
     if targets.is_floating_point():
+        if weight is not None:
+            raise ValueError("`weight` needs class-index targets here.")
         _check_soft_targets(targets, local_logits, inplace)
         shard = _shard(local_logits.shape[-1], "local_logits", local_logits.device, group)
         soft: torch.Tensor = VocabParallelSoftTargetsFunction.apply(
@@ -493,7 +506,7 @@ def vocab_parallel_cross_entropy(
         )
         return soft
     shard = _shard(local_logits.shape[-1], "local_logits", local_logits.device, group)
-    rows = _local_rows(targets, tuple(local_logits.shape[:-1]), shard, opts, local_logits)
+    rows = _local_rows(targets, tuple(local_logits.shape[:-1]), shard, opts, local_logits, weight)
     merge = functools.partial(_merge, opts=opts, group=group)
     loss: torch.Tensor = CrossEntropyFunction.apply(local_logits, rows, opts, inplace, merge)
     return loss

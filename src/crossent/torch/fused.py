@@ -79,7 +79,7 @@ import torch
 from torch import nn
 
 from crossent import _checks, _reduce, grad
-from crossent._array import namespace
+from crossent._array import asarray_in, namespace
 from crossent.losses.categorical import (
     SoftmaxTargets,
     check_softmax_options,
@@ -630,10 +630,11 @@ def prepare_rows(
     device: Any,
     dtype: torch.dtype = torch.float32,
     caller: str = "the fused kernels",
+    weight: Any = None,
 ) -> Rows:
-    """Validate class-index ``targets`` of shape ``batch_shape`` with the core's rules; row
-    vectors in ``dtype`` (the :func:`stats_dtype` of the logits). ``caller`` names the
-    function in the error for probability targets."""
+    """Validate class-index ``targets`` of shape ``batch_shape`` (and the per-class
+    ``weight``) with the core's rules; row vectors in ``dtype`` (the :func:`stats_dtype`
+    of the logits). ``caller`` names the function in the errors."""
     _check_tensor("targets", targets)
     if targets.is_floating_point():
         raise TypeError(
@@ -641,6 +642,8 @@ def prepare_rows(
             f"{str(targets.dtype).rsplit('.', 1)[-1]} (for probability targets use "
             "crossent.softmax_cross_entropy)."
         )
+    if weight is not None:
+        weight = _class_weight(weight, opts, device, caller)
     xp = namespace(targets)
     t = prepare_targets(
         xp,
@@ -648,7 +651,7 @@ def prepare_rows(
         pred_shape=(*batch_shape, n_classes),
         axis=len(batch_shape),
         dtype=dtype,
-        weight=None,
+        weight=weight,
         ignore_index=opts.ignore_index,
         label_smoothing=opts.label_smoothing,
     )
@@ -661,6 +664,24 @@ def prepare_rows(
         divisor=mean_divisor(xp, t, rw),
         n_classes=n_classes,
     )
+
+
+def _class_weight(weight: Any, opts: Options, device: Any, caller: str) -> torch.Tensor:
+    """Per-class weights as a tensor on ``device`` (the core validates shape and sign).
+
+    The kernels' sparse coefficients carry the class weight in the target term
+    (:math:`h_i = w_{y_i}`); the smoothing term's per-class weights (:math:`u_i w_j`)
+    would need a weighted row sum inside the kernel, so the two are refused together.
+    """
+    if opts.label_smoothing:
+        raise ValueError(
+            f"`weight` together with `label_smoothing` is not supported by {caller}; use "
+            "crossent.softmax_cross_entropy for both, or one of them here."
+        )
+    weight = asarray_in(_XP, weight, "weight")
+    if not isinstance(weight, torch.Tensor):
+        weight = torch.as_tensor(weight)
+    return weight.to(device)
 
 
 def _flatten_targets(t: SoftmaxTargets) -> SoftmaxTargets:
@@ -1153,6 +1174,7 @@ def cross_entropy(
     logit_softcap: float | None = None,
     reduction: str = "mean",
     inplace_backward: bool = False,
+    weight: Any = None,
 ) -> torch.Tensor:
     r"""Softmax cross-entropy on ``[..., C]`` logits in two fused passes, gradient optionally in place.
 
@@ -1163,8 +1185,10 @@ def cross_entropy(
         + \lambda_z r_i \big(\operatorname{logsumexp}_c z'_{ic}\big)^2,
 
     :math:`z' = c \tanh(z / c)` under ``logit_softcap=c``, :math:`a_{ic} = (1-\varepsilon)
-    [c = y_i] + \varepsilon / C` (0 for ignored rows). ``"mean"`` divides by the number of
-    non-ignored rows; an all-ignored batch gives 0 with a zero gradient (PyTorch: NaN).
+    [c = y_i] + \varepsilon / C` (0 for ignored rows), times :math:`w_{y_i}` with class
+    ``weight`` (which also scales the z-loss term). ``"mean"`` divides by the number of
+    non-ignored rows (with ``weight``: by :math:`\sum_i w_{y_i}` over them, PyTorch's rule);
+    an all-ignored batch gives 0 with a zero gradient (PyTorch: NaN).
     The forward pass reads the logits once (row log-sum-exp and target logit) and the
     backward pass writes :math:`\partial L / \partial z` of :mod:`crossent.grad` in one
     read-write pass; fp16/bf16 are accumulated in float32.
@@ -1189,6 +1213,8 @@ def cross_entropy(
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
         inplace_backward: write the gradient into ``logits`` during the forward pass.
             Default: ``False``.
+        weight: non-negative per-class weights, shape ``[C]``, or ``None``; not together
+            with ``label_smoothing``. Default: ``None``.
 
     Returns:
         0-d tensor for ``"mean"``/``"sum"``, ``logits.shape[:-1]`` for ``"none"``; in
@@ -1226,6 +1252,7 @@ def cross_entropy(
         opts,
         logits.device,
         stats_dtype(logits),
+        weight=weight,
     )
     result: torch.Tensor = CrossEntropyFunction.apply(logits, rows, opts, inplace)
     return result
