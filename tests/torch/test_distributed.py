@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
@@ -277,8 +278,6 @@ LINEAR_VALUE_CASES = [
 
 
 def _run_rank(rank: int, port: int, cases_path: str, out_dir: str) -> None:
-    import torch.distributed as dist
-
     torch.set_num_threads(1)
     dist.init_process_group(
         "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD_SIZE
@@ -363,7 +362,7 @@ def _run_linear(rank: int, case: dict[str, Any]) -> dict[str, Any]:
 
 def _run_module_default() -> dict[str, Any]:
     """A freshly initialised head's layout, and the refusal of fewer classes than ranks."""
-    torch.manual_seed(100 + dist_rank())
+    torch.manual_seed(100 + dist.get_rank())
     head = VocabParallelLinearCrossEntropy(9, 11, bias=True, label_smoothing=0.1)
     try:
         VocabParallelLinearCrossEntropy(9, 1)
@@ -378,12 +377,6 @@ def _run_module_default() -> dict[str, Any]:
         "repr": repr(head),
         "error": error,
     }
-
-
-def dist_rank() -> int:
-    import torch.distributed as dist
-
-    return dist.get_rank()
 
 
 def _free_port() -> int:

@@ -58,6 +58,8 @@ from crossent.torch.fused import (
     _check_options,
     _check_tensor,
     _softcap,
+    check_chunk_size,
+    check_index_targets,
     check_logits,
     chunking,
     inplace_decision,
@@ -150,8 +152,8 @@ def communication_bytes(
         >>> communication_bytes(4096, torch.float32)  # 3 x 4096 float32 + one int64
         49160
     """
-    width = torch.empty((), dtype=stats_dtype(torch.empty((), dtype=dtype))).element_size()
-    hidden = n_rows * hidden_size * torch.empty((), dtype=dtype).element_size()
+    width = stats_dtype(torch.empty(0, dtype=dtype)).itemsize
+    hidden = n_rows * hidden_size * dtype.itemsize
     rows = 3 + 2 * int(probability_targets) + int(label_smoothing > 0)
     return SIZE_BYTES + rows * n_rows * width + hidden
 
@@ -245,16 +247,6 @@ def _merge(local: RowStats, opts: Options, group: Any) -> RowStats:
     lse, sums = _all_reduce_rows(local.lse, extra, group)
     total = sums[1] if opts.label_smoothing else torch.zeros_like(lse)
     return RowStats(lse=lse, target=sums[0], total=total)
-
-
-def _check_targets(targets: Any) -> None:
-    """Class-index targets, checked before any communication."""
-    _check_tensor("targets", targets)
-    if targets.is_floating_point():
-        raise TypeError(
-            "`targets` of vocabulary-parallel cross-entropy must be integer class indices; "
-            f"got dtype {str(targets.dtype).rsplit('.', 1)[-1]}."
-        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -609,12 +601,12 @@ def vocab_parallel_linear_cross_entropy(
         raise TypeError(
             f"`reduce_hidden_grad` must be a bool; got reduce_hidden_grad={reduce_hidden_grad!r}."
         )
-    _check_targets(targets)
+    check_index_targets(targets, "vocab_parallel_linear_cross_entropy")
     batch_shape = tuple(hidden.shape[:-1])
     n = math.prod(batch_shape)
-    # Row chunks from the widest shard, the same on every rank (they meet in collectives).
-    chunking(chunk_size, n, 1)  # the argument's errors, before any communication
+    check_chunk_size(chunk_size)  # before any communication
     shard = _shard(local_weight.shape[0], "local_weight", hidden.device, group)
+    # Row chunks from the widest shard, the same on every rank (they meet in collectives).
     common = chunking(chunk_size, n, max(shard.sizes))
     chunks = Chunking(common.rows, min(common.cols, shard.size))
     rows = _local_rows(targets, batch_shape, shard, opts, hidden)
@@ -714,7 +706,7 @@ class VocabParallelLinearCrossEntropy(nn.Module):
             options.get("logit_softcap"),
             options.get("reduction", "mean"),
         )
-        chunking(options.get("chunk_size"), 1, 1)
+        check_chunk_size(options.get("chunk_size"))
         if not isinstance(options.get("reduce_hidden_grad", True), bool):
             raise TypeError(
                 "`reduce_hidden_grad` must be a bool; got "

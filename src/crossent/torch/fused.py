@@ -635,13 +635,7 @@ def prepare_rows(
     """Validate class-index ``targets`` of shape ``batch_shape`` (and the per-class
     ``weight``) with the core's rules; row vectors in ``dtype`` (the :func:`stats_dtype`
     of the logits). ``caller`` names the function in the errors."""
-    _check_tensor("targets", targets)
-    if targets.is_floating_point():
-        raise TypeError(
-            f"`targets` of {caller} must be integer class indices; got dtype "
-            f"{str(targets.dtype).rsplit('.', 1)[-1]} (for probability targets use "
-            "crossent.softmax_cross_entropy)."
-        )
+    check_index_targets(targets, caller)
     if weight is not None:
         weight = _class_weight(weight, opts, device, caller)
     xp = namespace(targets)
@@ -664,6 +658,17 @@ def prepare_rows(
         divisor=mean_divisor(xp, t, rw),
         n_classes=n_classes,
     )
+
+
+def check_index_targets(targets: Any, caller: str) -> None:
+    """``targets`` must be a tensor of integer class indices."""
+    _check_tensor("targets", targets)
+    if targets.is_floating_point():
+        raise TypeError(
+            f"`targets` of {caller} must be integer class indices; got dtype "
+            f"{str(targets.dtype).rsplit('.', 1)[-1]} (for probability targets use "
+            "crossent.softmax_cross_entropy)."
+        )
 
 
 def _class_weight(weight: Any, opts: Options, device: Any, caller: str) -> torch.Tensor:
@@ -878,25 +883,37 @@ class Chunking:
     cols: int
 
 
-def chunking(chunk_size: Any, n: int, v: int) -> Chunking:
-    """Rows (and vocabulary columns) per chunk of :func:`linear_cross_entropy`."""
+def check_chunk_size(chunk_size: Any) -> tuple[int, int | None] | None:
+    """``chunk_size`` as ``(rows, classes)`` (``classes`` None: the whole vocabulary), or
+    None for the default; refuses anything but positive ints."""
     if chunk_size is None:
-        rows = max(1, min(n, max(MIN_CHUNK_ROWS, CHUNK_BYTES // (4 * max(v, 1)))))
-        cols = v if rows * v * 4 <= CHUNK_BYTES else max(1, CHUNK_BYTES // (4 * rows))
-        return Chunking(rows, cols)
+        return None
     if isinstance(chunk_size, tuple) and len(chunk_size) == 2:
         rows, cols = chunk_size
     else:
-        rows, cols = chunk_size, v
-    for name, value in (("chunk_size", rows), ("chunk_size", cols)):
+        rows, cols = chunk_size, None
+    for value in (rows, cols) if cols is not None else (rows,):
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(
-                f"`{name}` must be None, an int (rows) or a tuple of two ints (rows, classes); "
-                f"got chunk_size={chunk_size!r}."
+                "`chunk_size` must be None, an int (rows) or a tuple of two ints (rows, "
+                f"classes); got chunk_size={chunk_size!r}."
             )
         if value < 1:
-            raise ValueError(f"`{name}` must be positive; got chunk_size={chunk_size!r}.")
-    return Chunking(rows, min(cols, v) if v else cols)
+            raise ValueError(f"`chunk_size` must be positive; got chunk_size={chunk_size!r}.")
+    return rows, cols
+
+
+def chunking(chunk_size: Any, n: int, v: int) -> Chunking:
+    """Rows (and vocabulary columns) per chunk of :func:`linear_cross_entropy`."""
+    checked = check_chunk_size(chunk_size)
+    if checked is None:
+        rows = max(1, min(n, max(MIN_CHUNK_ROWS, CHUNK_BYTES // (4 * max(v, 1)))))
+        cols = v if rows * v * 4 <= CHUNK_BYTES else max(1, CHUNK_BYTES // (4 * rows))
+        return Chunking(rows, cols)
+    chunk_rows, chunk_cols = checked
+    if chunk_cols is None:
+        return Chunking(chunk_rows, v)
+    return Chunking(chunk_rows, min(chunk_cols, v) if v else chunk_cols)
 
 
 @dataclass
