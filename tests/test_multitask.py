@@ -377,10 +377,12 @@ def test_dwa_weights_sum_to_k_and_follow_the_ratios(before, after, temperature):
     dwa = DynamicWeightAverage(4, temperature=temperature)
     dwa.update(before)
     weights = dwa.update(after)
-    np.testing.assert_allclose(weights.sum(), 4.0, rtol=1e-12)
     ratios = np.asarray(after) / np.asarray(before)
+    # softmax normalises in log space: its rounding grows with |r / T| (r up to 1e6 here)
+    rtol = 16 * np.finfo(np.float64).eps * max(1.0, float(ratios.max()) / temperature)
+    np.testing.assert_allclose(weights.sum(), 4.0, rtol=rtol)
     order = np.argsort(ratios, kind="stable")
-    assert np.all(np.diff(weights[order]) >= -1e-12)  # the slower a loss falls, the more weight
+    assert np.all(np.diff(weights[order]) >= -4 * rtol)  # the slower a loss falls, the more weight
 
 
 def test_dwa_reads_values_from_any_library(xp):

@@ -595,8 +595,7 @@ def test_communication_volume_for_a_language_model_head() -> None:
     assert communication_bytes(n, torch.float32) == 49160
     assert communication_bytes(n, torch.float32, label_smoothing=0.1) == 65544
     assert communication_bytes(n, torch.bfloat16) == 49160  # computed in float32
-    all_gather = n * v * 4  # the full float32 logits that an all-gather delivers to each rank
-    assert all_gather == 2 * 1024**3
+    all_gather = n * v * 4  # 2 GiB: the float32 logits an all-gather delivers to each rank
     assert all_gather // communication_bytes(n, torch.float32) == 43_683  # ≈ V / 3
 
 
@@ -806,8 +805,7 @@ def test_language_model_head_volume_measured(results: list[dict[str, Any]]) -> N
         r = res["linear_lm_head"]
         assert r["bytes"] == 8 + 3 * n * 4 == 49_160
         assert r["backward_bytes"] == n * 8 * 4 == 131_072  # the hidden gradient, [N, D]
-        assert all_gather == 2 * 1024**3
-        assert all_gather / r["bytes"] > 43_000
+        assert all_gather / r["bytes"] > 43_000  # against 2 GiB
     # The loss itself, against the single-process fused loss on the whole weight.
     want = fused.linear_cross_entropy(case["hidden"], case["weight"], case["targets"])
     torch.testing.assert_close(results[0]["linear_lm_head"]["loss"], want, rtol=1e-5, atol=0.0)
