@@ -19,6 +19,7 @@ __all__ = [
     "DOES_NOT_HOLD",
     "HOLDS",
     "HOLDS_WITH_CORRECTION",
+    "INCONCLUSIVE",
     "VERDICTS",
     "Claim",
     "Context",
@@ -32,7 +33,9 @@ __all__ = [
 HOLDS = "holds"
 HOLDS_WITH_CORRECTION = "holds with a correction"
 DOES_NOT_HOLD = "does not hold"
-VERDICTS = (HOLDS, HOLDS_WITH_CORRECTION, DOES_NOT_HOLD)
+INCONCLUSIVE = "inconclusive"
+"""The experiment cannot decide the claim: too little power, or effects of both signs."""
+VERDICTS = (HOLDS, HOLDS_WITH_CORRECTION, DOES_NOT_HOLD, INCONCLUSIVE)
 
 
 def verdict(holds: bool, *, correction: bool = False) -> str:

@@ -21,6 +21,7 @@ from crossent.experiments.registry import (
     DOES_NOT_HOLD,
     HOLDS,
     HOLDS_WITH_CORRECTION,
+    INCONCLUSIVE,
     VERDICTS,
     Claim,
     Options,
@@ -57,6 +58,7 @@ a { color: inherit; }
 .v-holds { color: var(--holds); }
 .v-fix { color: var(--fix); }
 .v-fails { color: var(--fails); }
+.v-open { color: var(--muted); border-style: dashed; }
 section.claim { border-top: 2px solid var(--rule); padding: 1rem 0; }
 blockquote { margin: 0.5rem 0; padding: 0.25rem 0.75rem; border-left: 4px solid var(--rule);
              font-style: italic; }
@@ -94,7 +96,12 @@ code { font-size: 0.9em; }
 }
 """
 
-_VERDICT_CLASS = {HOLDS: "v-holds", HOLDS_WITH_CORRECTION: "v-fix", DOES_NOT_HOLD: "v-fails"}
+_VERDICT_CLASS = {
+    HOLDS: "v-holds",
+    HOLDS_WITH_CORRECTION: "v-fix",
+    DOES_NOT_HOLD: "v-fails",
+    INCONCLUSIVE: "v-open",
+}
 
 SIGNIFICANT = 4
 """Significant digits of the numbers in the measured-values tables."""

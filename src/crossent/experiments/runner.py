@@ -11,6 +11,7 @@ from crossent.experiments.registry import (
     DOES_NOT_HOLD,
     HOLDS,
     HOLDS_WITH_CORRECTION,
+    INCONCLUSIVE,
     Claim,
     Context,
     Options,
@@ -19,7 +20,12 @@ from crossent.experiments.report import Outcome, write
 
 __all__ = ["parse_only", "reproduce", "run_claims"]
 
-_STYLE = {HOLDS: "green", HOLDS_WITH_CORRECTION: "yellow", DOES_NOT_HOLD: "red"}
+_STYLE = {
+    HOLDS: "green",
+    HOLDS_WITH_CORRECTION: "yellow",
+    DOES_NOT_HOLD: "red",
+    INCONCLUSIVE: "dim",
+}
 
 
 def parse_only(text: str | None, claims: Sequence[Claim]) -> list[Claim]:

@@ -1,0 +1,206 @@
+"""The statistics behind a trained verdict: paired differences, intervals, power, the rule.
+
+A trained comparison runs every method on the same ``n`` independent repeats (data draw and
+initialisation), so the methods' metrics are *paired*: the claim is judged on the per-repeat
+difference ``d_r = claimed_r − baseline_r``, whose mean has the Student-t interval
+
+.. math::
+
+    \\bar d \\pm t_{0.975,\\,n-1}\\, s_d / \\sqrt{n}.
+
+The smallest true difference the design detects with a two-sided test at level
+:math:`\\alpha` and power :math:`1-\\beta` is (the usual normal-theory approximation, with t
+quantiles for small ``n``)
+
+.. math::
+
+    \\delta_{\\min} = (t_{1-\\alpha/2,\\,n-1} + t_{1-\\beta,\\,n-1})\\, s_d / \\sqrt{n}.
+
+:func:`sweep_verdict` turns the intervals of a sweep over the claim's regime into one of
+four verdicts. Differences are *signed*: positive means the claim's direction (for a
+lower-is-better metric pass ``higher_is_better=False`` and the sign is flipped here, so the
+rule itself only ever looks for positive differences).
+
+References:
+    Cohen, J. *Statistical Power Analysis for the Behavioral Sciences*, 2nd ed., 1988.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from crossent.experiments.registry import DOES_NOT_HOLD, INCONCLUSIVE, verdict
+
+__all__ = [
+    "Interval",
+    "detectable_difference",
+    "is_lower_better",
+    "mean_interval",
+    "paired_difference",
+    "sweep_verdict",
+]
+
+_LOWER_IS_BETTER = re.compile(r"loss|error|ece|nll|brier", re.IGNORECASE)
+
+
+def is_lower_better(metric: str) -> bool:
+    """Whether ``metric`` is read as lower-is-better: its name contains loss, error, ECE, NLL
+    or Brier (any case).
+
+    Example:
+        >>> from crossent.experiments.stats import is_lower_better
+        >>> is_lower_better("test NLL"), is_lower_better("average precision")
+        (True, False)
+    """
+    return bool(_LOWER_IS_BETTER.search(metric))
+
+
+def _t_quantile(q: float, dof: int) -> float:
+    from scipy.stats import t
+
+    return float(t.ppf(q, dof))
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A mean with its two-sided confidence interval over ``n`` values."""
+
+    mean: float
+    lo: float
+    hi: float
+    n: int
+
+    def as_dict(self) -> dict[str, float | list[float]]:
+        """``{"mean": m, "ci": [lo, hi]}``, the form ``claims.json`` records."""
+        return {"mean": self.mean, "ci": [self.lo, self.hi]}
+
+    def excludes_zero_above(self) -> bool:
+        """The whole interval lies above 0."""
+        return self.lo > 0.0
+
+
+def mean_interval(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> Interval:
+    """The mean of ``values`` with its Student-t ``confidence`` interval.
+
+    With one value (or identical values) the interval has zero width.
+
+    Raises:
+        ValueError: fewer than one value, or a value that is not finite.
+
+    Example:
+        >>> from crossent.experiments.stats import mean_interval
+        >>> iv = mean_interval([1.0, 2.0, 3.0, 4.0, 5.0])
+        >>> iv.mean, round(iv.lo, 4), round(iv.hi, 4)
+        (3.0, 1.0368, 4.9632)
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"`values` must be a non-empty 1-D sequence; got shape {x.shape}.")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"`values` must be finite; got {x.tolist()!r}.")
+    mean = float(x.mean())
+    if x.size == 1:
+        return Interval(mean, mean, mean, 1)
+    half = _t_quantile(0.5 + confidence / 2, x.size - 1) * float(x.std(ddof=1)) / math.sqrt(x.size)
+    return Interval(mean, mean - half, mean + half, int(x.size))
+
+
+def paired_difference(
+    claimed: Sequence[float] | np.ndarray,
+    baseline: Sequence[float] | np.ndarray,
+    *,
+    higher_is_better: bool = True,
+    confidence: float = 0.95,
+) -> Interval:
+    """The mean paired difference ``claimed − baseline`` (sign flipped for a lower-is-better
+    metric, so that positive always means the claim's direction) with its interval.
+
+    Raises:
+        ValueError: the two do not have the same number of repeats.
+
+    Example:
+        >>> from crossent.experiments.stats import paired_difference
+        >>> paired_difference([0.30, 0.32, 0.31], [0.20, 0.21, 0.22]).mean > 0
+        True
+        >>> round(paired_difference([0.5, 0.6], [0.7, 0.8], higher_is_better=False).mean, 12)
+        0.2
+    """
+    a = np.asarray(claimed, dtype=np.float64)
+    b = np.asarray(baseline, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(
+            f"`claimed` and `baseline` must be paired repeats of the same length; "
+            f"got {a.shape} and {b.shape}."
+        )
+    d = a - b if higher_is_better else b - a
+    return mean_interval(d, confidence)
+
+
+def detectable_difference(
+    differences: Sequence[float] | np.ndarray, *, alpha: float = 0.05, power: float = 0.8
+) -> float:
+    """The smallest true mean difference a paired design like this one detects: two-sided
+    level ``alpha``, probability ``power``, from the spread of the observed ``differences``.
+
+    Returns ``inf`` with fewer than two repeats (no spread to judge by).
+
+    Example:
+        >>> from crossent.experiments.stats import detectable_difference
+        >>> round(detectable_difference([0.01, -0.01, 0.02, 0.0, -0.02]), 4)
+        0.0263
+    """
+    d = np.asarray(differences, dtype=np.float64)
+    if d.size < 2:
+        return math.inf
+    dof = d.size - 1
+    t_sum = _t_quantile(1 - alpha / 2, dof) + _t_quantile(power, dof)
+    return t_sum * float(d.std(ddof=1)) / math.sqrt(d.size)
+
+
+def sweep_verdict(
+    differences: Sequence[Interval],
+    detectable: float,
+    *,
+    meaningful: float | None = None,
+    correction: bool = False,
+) -> str:
+    """The verdict of a claim from its paired differences over the swept regime.
+
+    - **holds** (or **holds with a correction** when ``correction``): some point's interval
+      lies wholly above 0 — the effect is there, in the claimed direction, somewhere in the
+      regime the claim names;
+    - **does not hold**: at every point the interval lies below 0 (the opposite effect), or
+      below ``detectable`` (no effect as large as the design could detect) — the latter only
+      when the design had the power to see a ``meaningful`` effect (``detectable ≤
+      meaningful``);
+    - **inconclusive**: anything else — the experiment cannot decide.
+
+    Args:
+        differences: one interval per sweep point, positive = the claim's direction.
+        detectable: the design's smallest detectable difference (:func:`detectable_difference`).
+        meaningful: the smallest effect that would matter for the claim, in the metric's units;
+            None: any effect the design can detect matters.
+        correction: the claim holds only once the seed's statement is corrected.
+
+    Example:
+        >>> from crossent.experiments.stats import Interval, sweep_verdict
+        >>> sweep_verdict([Interval(0.02, 0.01, 0.03, 5), Interval(0.0, -0.01, 0.01, 5)], 0.01)
+        'holds'
+        >>> sweep_verdict([Interval(0.0, -0.004, 0.004, 5)] * 3, 0.01)
+        'does not hold'
+        >>> sweep_verdict([Interval(0.01, -0.02, 0.04, 5)] * 3, 0.05, meaningful=0.02)
+        'inconclusive'
+    """
+    if not differences:
+        raise ValueError("`differences` must hold at least one sweep point; got none.")
+    if any(d.lo > 0.0 for d in differences):
+        return verdict(True, correction=correction)
+    powered = meaningful is None or detectable <= meaningful
+    if all(d.hi < 0.0 or (powered and d.hi < detectable) for d in differences):
+        return DOES_NOT_HOLD
+    return INCONCLUSIVE
