@@ -91,3 +91,25 @@ def test_sweep_verdict_with_correction_and_errors() -> None:
 )
 def test_metric_direction(metric: str, lower: bool) -> None:
     assert is_lower_better(metric) is lower
+
+
+def test_evidence_record_has_the_claims_json_fields() -> None:
+    from crossent.experiments.stats import Evidence, SweepPoint
+
+    diff = Interval(0.02, 0.01, 0.03, 5)
+    points = [
+        SweepPoint("positive rate", r, {"focal": diff, "BCE": diff}, diff, ceiling=c)
+        for r, c in ((0.1, 0.9), (0.01, 0.8), (0.001, None))
+    ]
+    record = Evidence("average precision", 5, points, 0.015, reference="best of a grid").as_dict()
+    assert record["repeats"] == 5
+    assert record["ceiling"] == [0.9, 0.8, None]
+    assert record["sweep"][1] == {
+        "variable": "positive rate",
+        "value": 0.01,
+        "methods": {
+            "focal": {"mean": 0.02, "ci": [0.01, 0.03]},
+            "BCE": {"mean": 0.02, "ci": [0.01, 0.03]},
+        },
+        "difference": {"mean": 0.02, "ci": [0.01, 0.03]},
+    }

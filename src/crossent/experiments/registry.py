@@ -13,6 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from crossent.experiments import datasets
+from crossent.experiments.stats import (
+    DOES_NOT_HOLD,
+    HOLDS,
+    HOLDS_WITH_CORRECTION,
+    INCONCLUSIVE,
+    VERDICTS,
+    Evidence,
+    verdict,
+)
 from crossent.experiments.training import NoProgress, Progress, deterministic
 
 __all__ = [
@@ -23,44 +32,13 @@ __all__ = [
     "VERDICTS",
     "Claim",
     "Context",
+    "Evidence",
     "Figure",
     "Options",
     "Result",
     "Table",
     "verdict",
 ]
-
-HOLDS = "holds"
-HOLDS_WITH_CORRECTION = "holds with a correction"
-DOES_NOT_HOLD = "does not hold"
-INCONCLUSIVE = "inconclusive"
-"""The experiment cannot decide the claim: too little power, or effects of both signs."""
-VERDICTS = (HOLDS, HOLDS_WITH_CORRECTION, DOES_NOT_HOLD, INCONCLUSIVE)
-
-
-def verdict(holds: bool, *, correction: bool = False) -> str:
-    """The verdict from the measured outcome.
-
-    Args:
-        holds: whether the measured numbers meet the claim's criterion.
-        correction: whether the numbers also show that the seed's statement needs
-            correcting (a wrong formula, convention or explanation) for it to hold.
-
-    Returns:
-        :data:`DOES_NOT_HOLD` when the criterion fails, else :data:`HOLDS_WITH_CORRECTION`
-        or :data:`HOLDS`.
-
-    Example:
-        >>> from crossent.experiments.registry import verdict
-        >>> steps_bce, steps_mse, speedup = 50, 469, 3.0
-        >>> verdict(steps_bce * speedup <= steps_mse)
-        'holds'
-        >>> verdict(True, correction=True), verdict(False, correction=True)
-        ('holds with a correction', 'does not hold')
-    """
-    if not holds:
-        return DOES_NOT_HOLD
-    return HOLDS_WITH_CORRECTION if correction else HOLDS
 
 
 @dataclass(frozen=True)
@@ -93,6 +71,9 @@ class Result:
         finding: what the numbers say, in a sentence or two.
         headline: the key numbers in one short line, for the summaries.
         figures, tables: what the report shows.
+        evidence: for a trained comparison, the repeats, the sweep over the claim's regime
+            with intervals, the ceiling or reference and the design's power; None for a
+            computed claim.
     """
 
     verdict: str
@@ -103,6 +84,7 @@ class Result:
     headline: str = ""
     figures: list[Figure] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
+    evidence: Evidence | None = None
 
 
 @dataclass(frozen=True)

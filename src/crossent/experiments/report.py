@@ -264,6 +264,7 @@ def claims_json(outcomes: Sequence[Outcome]) -> str:
             "setting": o.result.setting,
             "finding": o.result.finding,
             "seconds": round(o.seconds, 2),
+            **(_finite(o.result.evidence.as_dict()) if o.result.evidence else {}),
         }
         for o in outcomes
     ]

@@ -34,16 +34,55 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from crossent.experiments.registry import DOES_NOT_HOLD, INCONCLUSIVE, verdict
-
 __all__ = [
+    "DOES_NOT_HOLD",
+    "HOLDS",
+    "HOLDS_WITH_CORRECTION",
+    "INCONCLUSIVE",
+    "VERDICTS",
+    "Evidence",
     "Interval",
+    "SweepPoint",
     "detectable_difference",
     "is_lower_better",
     "mean_interval",
     "paired_difference",
     "sweep_verdict",
+    "verdict",
 ]
+
+HOLDS = "holds"
+HOLDS_WITH_CORRECTION = "holds with a correction"
+DOES_NOT_HOLD = "does not hold"
+INCONCLUSIVE = "inconclusive"
+"""The experiment cannot decide the claim: too little power, or effects of both signs."""
+VERDICTS = (HOLDS, HOLDS_WITH_CORRECTION, DOES_NOT_HOLD, INCONCLUSIVE)
+
+
+def verdict(holds: bool, *, correction: bool = False) -> str:
+    """The verdict from the measured outcome.
+
+    Args:
+        holds: whether the measured numbers meet the claim's criterion.
+        correction: whether the numbers also show that the seed's statement needs
+            correcting (a wrong formula, convention or explanation) for it to hold.
+
+    Returns:
+        :data:`DOES_NOT_HOLD` when the criterion fails, else :data:`HOLDS_WITH_CORRECTION`
+        or :data:`HOLDS`.
+
+    Example:
+        >>> from crossent.experiments.stats import verdict
+        >>> steps_bce, steps_mse, speedup = 50, 469, 3.0
+        >>> verdict(steps_bce * speedup <= steps_mse)
+        'holds'
+        >>> verdict(True, correction=True), verdict(False, correction=True)
+        ('holds with a correction', 'does not hold')
+    """
+    if not holds:
+        return DOES_NOT_HOLD
+    return HOLDS_WITH_CORRECTION if correction else HOLDS
+
 
 _LOWER_IS_BETTER = re.compile(r"loss|error|ece|nll|brier", re.IGNORECASE)
 
@@ -82,6 +121,67 @@ class Interval:
     def excludes_zero_above(self) -> bool:
         """The whole interval lies above 0."""
         return self.lo > 0.0
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One setting of the claim's regime: each method's metric and the claimed difference.
+
+    Attributes:
+        variable: what is swept (``"positive rate"``, ``"label noise"``).
+        value: its value at this point.
+        methods: each method's mean metric over the repeats, with its interval.
+        difference: claimed method minus baseline, paired over repeats, signed so that
+            positive is the claim's direction (:func:`paired_difference`).
+        ceiling: the Bayes-optimal value of the metric at this point, where the data come
+            from a known generator; None for real data.
+    """
+
+    variable: str
+    value: float
+    methods: dict[str, Interval]
+    difference: Interval
+    ceiling: float | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """The ``claims.json`` form of the point (without the ceiling, recorded beside)."""
+        return {
+            "variable": self.variable,
+            "value": self.value,
+            "methods": {name: iv.as_dict() for name, iv in self.methods.items()},
+            "difference": self.difference.as_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a trained verdict rests on.
+
+    Attributes:
+        metric: the metric compared (its name decides the direction: :func:`is_lower_better`).
+        repeats: independent repeats (data draw and initialisation) per method and point.
+        sweep: the points of the claim's regime, in order.
+        detectable_difference: the smallest difference the design detects at 95% / 80% power.
+        reference: where the data are real, the strong reference standing in for a ceiling
+            (``"best of a 3 × 3 grid of learning rate and width"``); None otherwise.
+    """
+
+    metric: str
+    repeats: int
+    sweep: list[SweepPoint]
+    detectable_difference: float
+    reference: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """The fields a trained claim adds to its ``claims.json`` record."""
+        return {
+            "metric": self.metric,
+            "repeats": self.repeats,
+            "sweep": [p.as_dict() for p in self.sweep],
+            "ceiling": [p.ceiling for p in self.sweep],
+            "reference": self.reference,
+            "detectable_difference": self.detectable_difference,
+        }
 
 
 def mean_interval(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> Interval:
