@@ -7,8 +7,17 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from crossent.advise import STRONG_IMBALANCE, advise, render
+from crossent.advise import (
+    MAX_LISTED_CLASSES,
+    STRAY_LABEL_FACTOR,
+    STRONG_IMBALANCE,
+    advise,
+    render,
+    stray_label_cutoff,
+)
 from crossent.task import loss_for
 
 RNG = np.random.default_rng(3)
@@ -122,6 +131,7 @@ def test_correct_logits_have_no_problems():
     assert report == {
         "shape": [50, 1],
         "input": "logits",
+        "input_guess": None,
         "task": "binary",
         "loss": "sigmoid_binary_cross_entropy",
         "problems": [],
@@ -238,3 +248,54 @@ def test_render_summarises_many_classes():
     assert len(table_rows) == 20
     assert "…" in text
     assert "no change needed" in text
+
+
+# ---------------------------------------------------------------------------------------
+# Stray labels far beyond the others
+# ---------------------------------------------------------------------------------------
+
+
+def test_one_stray_huge_label_is_summarised_and_flagged():
+    y = np.concatenate([np.arange(100) % 10, [200000]])
+    result = advise(y)
+    balance = result["balance"]
+    assert balance["names"] == [str(c) for c in range(10)]
+    assert balance["counts"] == [10] * 10
+    assert balance["imbalance_ratio"] == 1.0
+    assert balance["suspect"] == {
+        "labels": [200000],
+        "n_labels": 1,
+        "samples": 1,
+        "usual_range": [0, 9],
+    }
+    assert balance["notes"][0].startswith("suspect: label 200000 (1 sample)")
+    assert len(json.dumps(result)) < 3000
+    assert "note: suspect: label 200000" in render(result)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    n_classes=st.integers(1, 50),
+    stray=st.lists(st.integers(0, 10**9), min_size=0, max_size=3),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_stray_label_cutoff_separates_far_labels(n_classes, stray, seed):
+    """Dense labels ``0..C-1`` are never suspect; a label beyond ``f·C`` and
+    ``C + MAX_LISTED_CLASSES`` always is, and so is every label above it."""
+    rng = np.random.default_rng(seed)
+    dense = np.concatenate([np.arange(n_classes), rng.integers(0, n_classes, 30)])
+    assert stray_label_cutoff(dense) is None
+    far = [s for s in stray if s + 1 > STRAY_LABEL_FACTOR * n_classes + MAX_LISTED_CLASSES]
+    labels = np.concatenate([dense, np.asarray(far, dtype=np.int64)])
+    cutoff = stray_label_cutoff(labels)
+    if not far:
+        assert cutoff is None
+    else:
+        assert cutoff == min(far)
+        # The output width vouches for labels below it.
+        assert stray_label_cutoff(labels, n_outputs=max(far) + 1) is None
+
+
+def test_labels_that_would_make_too_many_classes_are_refused():
+    with pytest.raises(ValueError, match=r"would make .* classes, more than"):
+        advise(np.array([2**40, 2**40 + 1] * 5))

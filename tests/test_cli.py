@@ -6,14 +6,21 @@ stderr and never a traceback.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.lib import format as npy_format
 
 from crossent.cli import main
 
@@ -79,7 +86,7 @@ def files(tmp_path: Path) -> dict[str, str]:
     np.savez(paths["two_arrays"], a=y, b=z)
     paths["text"].write_text("0\n1\n")
     np.save(paths["strings"], np.array(["cat", "dog"]))
-    np.save(paths["cube"], np.zeros((4, 2, 2)))
+    np.save(paths["cube"], np.zeros((N, 2, 2)))
     return {k: str(v) for k, v in paths.items()}
 
 
@@ -153,9 +160,9 @@ def test_eval_npz_key(capsys, files):
     ("pred", "target", "extra", "match"),
     [
         ("logits", "missing", [], "does not exist"),
-        ("logits", "bad_csv", [], "cannot read target file"),
+        ("logits", "bad_csv", [], "row 3, column 1: 'seven' is not a number"),
         ("not_npy", "labels", [], "is not a NumPy .npy file"),
-        ("object_npy", "labels", [], "cannot read prediction file"),
+        ("object_npy", "labels", [], "holds Python objects"),
         ("nan_npy", "labels", [], "contains NaN or infinite values"),
         ("logits", "empty_csv", [], "target file"),
         ("two_arrays", "labels", [], "holds 2 arrays"),
@@ -237,12 +244,12 @@ def test_advise_multi_hot_with_categorical(capsys, files):
     ("target", "extra", "match"),
     [
         ("missing", [], "does not exist"),
-        ("bad_csv", [], "cannot read target file"),
+        ("bad_csv", [], "target file"),
         ("not_npy", [], "is not a NumPy .npy file"),
         ("nan_npy", [], "contains NaN or infinite values"),
         ("strings", [], "must hold numbers"),
-        ("cube", [], "got shape (4, 2, 2)"),
-        ("labels", ["--pred", "bad_csv"], "cannot read prediction file"),
+        ("cube", [], f"got shape ({N}, 2, 2)"),
+        ("labels", ["--pred", "bad_csv"], "prediction file"),
     ],
 )
 def test_advise_bad_input(capsys, files, target, extra, match):
@@ -284,4 +291,303 @@ def test_installed_entry_point(files):
     assert bad.returncode == 2
     assert bad.stdout == ""
     assert len(bad.stderr.splitlines()) == 1 and "Traceback" not in bad.stderr
-    assert bad.stderr.startswith("crossent eval: error: cannot read target file")
+    assert bad.stderr.startswith("crossent eval: error: target file")
+    assert "row 3, column 1: 'seven' is not a number" in bad.stderr
+
+
+# ---------------------------------------------------------------------------------------
+# Hostile files: never exit 1, never a traceback, at most one line on stderr
+# ---------------------------------------------------------------------------------------
+
+
+def run_quietly(*argv: str) -> tuple[int, str, str]:
+    """``main`` in-process with its output captured (usable inside hypothesis tests)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def valid_file(suffix: str) -> bytes:
+    """A good file of each format: the seed that hostile bytes are mutated from."""
+    labels = np.arange(12) % 3
+    if suffix == ".csv":
+        return b"\xef\xbb\xbflabel\n" + "\n".join(map(str, labels)).encode() + b"\n"
+    buffer = io.BytesIO()
+    if suffix == ".npy":
+        np.save(buffer, labels)
+    else:
+        np.savez_compressed(buffer, labels=labels)
+    return buffer.getvalue()
+
+
+@st.composite
+def hostile_bytes(draw: st.DrawFn, suffix: str) -> bytes:
+    """Arbitrary bytes, or a good file truncated, extended or with bytes overwritten."""
+    if draw(st.booleans()):
+        return draw(st.binary(max_size=300))
+    data = bytearray(valid_file(suffix))
+    for _ in range(draw(st.integers(0, 4))):
+        at = draw(st.integers(0, len(data) - 1))
+        data[at] = draw(st.integers(0, 255))
+    cut = draw(st.integers(0, len(data)))
+    return bytes(data[:cut]) + draw(st.binary(max_size=20))
+
+
+def assert_clean_exit(code: int, err: str) -> None:
+    assert code in (0, 2), err
+    assert len(err.splitlines()) <= 1, err
+    assert "Traceback" not in err and "internal error" not in err
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".npz", ".csv"])
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_arbitrary_bytes_never_exit_1(suffix, data):
+    content = data.draw(hostile_bytes(suffix))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"file{suffix}"
+        path.write_bytes(content)
+        labels = Path(folder) / "labels.npy"
+        np.save(labels, np.arange(12) % 3)
+        for argv in (["advise", str(path)], ["eval", str(path), str(labels)]):
+            assert_clean_exit(*run_quietly(*argv)[::2])
+
+
+def test_arbitrary_bytes_exit_path_in_a_process(tmp_path):
+    """The real exit path: the interpreter's exit code and stderr, for a few damaged files."""
+    cases = {
+        "short.npz": valid_file(".npz")[:40],
+        "forged.npy": valid_file(".npy")[:60] + b"\0",
+        "noise.csv": bytes(range(256)),
+    }
+    for name, content in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        done = subprocess.run(
+            [sys.executable, "-m", "crossent.cli", "advise", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 2, (name, done.stderr)
+        assert len(done.stderr.splitlines()) == 1, (name, done.stderr)
+        assert done.stdout == ""
+
+
+# ---------------------------------------------------------------------------------------
+# CSV rows are never lost: a BOM or a typo in row 0 is not a header; row counts must match
+# ---------------------------------------------------------------------------------------
+
+
+def test_eval_csv_with_a_byte_order_mark_keeps_its_first_row(capsys, tmp_path):
+    z = RNG.normal(size=N)
+    y = (RNG.random(N) < 0.5).astype(np.int64)
+    pred = tmp_path / "pred.csv"
+    pred.write_bytes(b"\xef\xbb\xbf" + "\n".join(repr(float(v)) for v in z).encode())
+    target = tmp_path / "target.csv"
+    target.write_bytes(b"\xef\xbb\xbf" + "\n".join(str(v) for v in y).encode())
+    code, out, err = run(capsys, "eval", str(pred), str(target), "--json")
+    assert code == 0 and err == ""
+    result = json.loads(out)
+    assert result["n"] == N
+    expected = np.mean(np.logaddexp(0, z) - y * z)  # BCE with logits, from its definition
+    np.testing.assert_allclose(result["metrics"]["cross_entropy"], expected, rtol=1e-12)
+
+
+def test_eval_typo_in_row_0_is_an_error_not_a_header(capsys, tmp_path):
+    pred = tmp_path / "pred.csv"
+    pred.write_text("2.O\n" + "\n".join(repr(float(v)) for v in RNG.normal(size=N - 1)) + "\n")
+    target = tmp_path / "target.npy"
+    np.save(target, np.arange(N) % 2)
+    code, out, err = run(capsys, "eval", str(pred), str(target))
+    assert_bad_input(code, out, err, "eval", "row 1, column 1: '2.O' is not a number")
+
+
+@pytest.mark.parametrize("command", ["eval", "advise"])
+def test_row_counts_of_pred_and_target_must_match(capsys, tmp_path, command):
+    pred = tmp_path / "pred.csv"
+    pred.write_text("score\n" + "\n".join(repr(float(v)) for v in RNG.normal(size=N - 1)) + "\n")
+    target = tmp_path / "target.npy"
+    np.save(target, np.arange(N) % 2)
+    argv = [str(pred), str(target)] if command == "eval" else [str(target), "--pred", str(pred)]
+    code, out, err = run(capsys, command, *argv)
+    assert_bad_input(code, out, err, command, f"has {N - 1} rows but target file")
+
+
+# ---------------------------------------------------------------------------------------
+# Damaged files and impossible labels: exit 2 with one line
+# ---------------------------------------------------------------------------------------
+
+
+def test_damaged_archives_exit_2(capsys, tmp_path, files):
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(Path(files["class_logits_npz"]).read_bytes()[:100])
+    not_array = tmp_path / "not_array.npz"
+    with zipfile.ZipFile(not_array, "w") as archive:
+        archive.writestr("logits.npy", b"just text")
+    huge = tmp_path / "huge.npy"
+    huge.write_bytes(npy_header_claiming(10**13))
+    for path, match in [
+        (truncated, "cannot read prediction file"),
+        (not_array, "is not a NumPy array"),
+        (huge, "is damaged: its header describes shape (10000000000000,)"),
+    ]:
+        code, out, err = run(capsys, "eval", str(path), files["labels"])
+        assert_bad_input(code, out, err, "eval", match)
+
+
+def npy_header_claiming(n: int) -> bytes:
+    buffer = io.BytesIO()
+    npy_format.write_array_header_1_0(
+        buffer, {"descr": "<f8", "fortran_order": False, "shape": (n,)}
+    )
+    return buffer.getvalue() + b"\0" * 64
+
+
+@pytest.mark.parametrize("label", [1e20, 2.0**63, 2.0**53])
+def test_advise_label_too_large_for_a_class_index_exits_2_with_one_line(tmp_path, label):
+    path = tmp_path / "labels.npy"
+    np.save(path, np.array([0.0, 1.0, 2.0, label]))
+    done = subprocess.run(
+        [sys.executable, "-m", "crossent.cli", "advise", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"crossent advise: error: `targets`: {label!r} is too large to be a class index "
+        f"(at most {2**53 - 1})."
+    ]
+
+
+# ---------------------------------------------------------------------------------------
+# Broken pipes, full disks, closed output
+# ---------------------------------------------------------------------------------------
+
+
+def crossent_command(*argv: str) -> list[str]:
+    return [sys.executable, "-m", "crossent.cli", *argv]
+
+
+def test_broken_pipe_ends_quietly(files):
+    # The reader is gone before the command writes: every write meets EPIPE.
+    process = subprocess.Popen(
+        crossent_command("eval", files["class_logits_npz"], files["classes_csv"], "--json"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    with process.stderr:
+        err = process.stderr.read().decode()
+    code = process.wait(timeout=120)
+    assert code in (0, 141)
+    assert err == ""
+
+
+def test_broken_pipe_through_head(files):
+    shell = (
+        f"{' '.join(crossent_command('explain'))} | head -1; "
+        f"{' '.join(crossent_command('eval', files['logits'], files['labels'], '--json'))}"
+        " | head -1"
+    )
+    done = subprocess.run(["sh", "-c", shell], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0
+    assert done.stderr == ""
+    assert done.stdout.splitlines()[1] == "{"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_full_disk_exits_1_with_the_reason(files):
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            crossent_command("eval", files["logits"], files["labels"], "--json"),
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "crossent eval: cannot write output: No space left on device"
+    ]
+
+
+def test_closed_stdout_exits_1_with_the_reason(files):
+    command = " ".join(crossent_command("eval", files["logits"], files["labels"]))
+    done = subprocess.run(
+        ["sh", "-c", f"exec {command} >&-"],
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == ["crossent: cannot write output: Bad file descriptor"]
+
+
+# ---------------------------------------------------------------------------------------
+# Logits or probabilities: never a quiet guess
+# ---------------------------------------------------------------------------------------
+
+
+def test_rounded_probabilities_are_not_read_as_logits(capsys, tmp_path):
+    z = RNG.normal(size=(N, 10)) * 3
+    q = np.round(np.exp(z) / np.exp(z).sum(axis=1, keepdims=True), 2)
+    assert not np.all(np.abs(q.sum(axis=1) - 1) < 0.005)  # the data of the case
+    pred, target = tmp_path / "probs.csv", tmp_path / "labels.npy"
+    np.savetxt(pred, q, fmt="%.2f", delimiter=",")
+    np.save(target, RNG.integers(0, 10, N))
+    code, out, err = run(capsys, "eval", str(pred), str(target))
+    assert_bad_input(code, out, err, "eval", "cannot tell whether the predictions are probabi")
+    assert "--probs" in err and "--from-logits" in err
+
+
+def test_one_dimensional_values_in_the_unit_interval_are_a_stated_guess(capsys, tmp_path):
+    # Logits that happen to lie in [0, 1], narrowly enough for the guardrails to accept them.
+    z = 0.3 + 0.4 * RNG.random(N)
+    y = (RNG.random(N) < 0.5).astype(np.int64)
+    pred, target = tmp_path / "z.npy", tmp_path / "y.npy"
+    np.save(pred, z)
+    np.save(target, y)
+    code, out, err = run(capsys, "eval", str(pred), str(target), "--json")
+    assert code == 0
+    assert err.splitlines() == [
+        f"crossent eval: warning: treating {pred} as probabilities (every value lies in "
+        "[0, 1]); pass --probs or --from-logits to say which."
+    ]
+    assert json.loads(out)["input_guess"] == "every value lies in [0, 1]"
+    code, out, err = run(capsys, "eval", str(pred), str(target), "--json", "--from-logits")
+    assert code == 0 and err == ""
+    result = json.loads(out)
+    assert result["input"] == "logits"
+    expected = np.mean(np.logaddexp(0, z) - y * z)
+    np.testing.assert_allclose(result["metrics"]["cross_entropy"], expected, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------
+# A stray huge label
+# ---------------------------------------------------------------------------------------
+
+
+def test_advise_summarises_a_stray_huge_label(capsys, tmp_path):
+    labels = np.concatenate([np.arange(200) % 10, [200000]])
+    path = tmp_path / "labels.npy"
+    np.save(path, labels)
+    code, out, err = run(capsys, "advise", str(path), "--json")
+    assert code == 0 and err == ""
+    assert len(out) < 5000
+    balance = json.loads(out)["balance"]
+    assert balance["counts"] == [20] * 10
+    assert balance["suspect"] == {
+        "labels": [200000],
+        "n_labels": 1,
+        "samples": 1,
+        "usual_range": [0, 9],
+    }
+    code, out, err = run(capsys, "advise", str(path))
+    assert code == 0 and err == ""
+    assert len(out.splitlines()) < 40
+    assert "note: suspect: label 200000 (1 sample) far beyond the others (0..9)" in out

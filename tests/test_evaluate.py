@@ -14,7 +14,15 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import reference as ref
-from crossent.evaluate import CALIBRATION_BINS, TOP_K, evaluate, expected_calibration_error
+from crossent.evaluate import (
+    CALIBRATION_BINS,
+    TOP_K,
+    InputReading,
+    class_indices,
+    evaluate,
+    expected_calibration_error,
+    read_input_kind,
+)
 
 RNG = np.random.default_rng(7)
 N = 200
@@ -391,7 +399,7 @@ def test_ece_errors(conf, correct, bins, match):
             np.array([0.0, 1.5, 2.0, 1.0]),
             {"task": "multiclass"},
             ValueError,
-            "whole-number class indices",
+            "class indices must be whole numbers",
         ),
         (RNG.normal(size=4), np.array(["a", "b", "c", "d"]), {}, TypeError, "must hold numbers"),
     ],
@@ -412,3 +420,77 @@ def test_ece_errors(conf, correct, bins, match):
 def test_evaluate_errors(pred, targets, options, error, match):
     with pytest.raises(error, match=match):
         evaluate(pred, targets, **options)
+
+
+# ---------------------------------------------------------------------------------------
+# Logits or probabilities: one reading for both paths, and no quiet guess
+# ---------------------------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n_classes=st.integers(2, 12),
+    seed=st.integers(0, 2**32 - 1),
+    drift=st.floats(0.0, 0.02),
+)
+def test_auto_and_explicit_probabilities_agree(n_classes, seed, drift):
+    """Rows that ``from_logits=False`` accepts are read as probabilities automatically, with
+    the same numbers; rows that it refuses are refused automatically too (never logits)."""
+    rng = np.random.default_rng(seed)
+    q = rng.dirichlet(np.ones(n_classes), size=16)
+    q = np.clip(q * (1 + drift * rng.uniform(-1, 1, size=(16, 1))), 0, 1)
+    y = rng.integers(0, n_classes, 16)
+    try:
+        explicit = evaluate(q, y, from_logits=False)
+    except ValueError as exc:
+        assert "do not sum to 1" in str(exc)
+        with pytest.raises(ValueError, match="cannot tell whether the predictions"):
+            evaluate(q, y)
+        return
+    auto = evaluate(q, y)
+    assert (auto["input"], auto["input_guess"]) == ("probabilities", None)
+    assert auto["metrics"] == explicit["metrics"]
+
+
+def test_probabilities_rounded_to_two_decimals_are_refused_not_read_as_logits():
+    z = RNG.normal(size=(200, 10)) * 3
+    y = RNG.integers(0, 10, 200)
+    q = np.round(softmax_rows(z), 2)
+    with pytest.raises(ValueError, match=r"rows sum to 0\.9\d*\.\.1\.0\d*, not to 1") as info:
+        evaluate(q, y)
+    assert "from_logits=True" in str(info.value) and "from_logits=False" in str(info.value)
+
+
+def test_binary_values_in_the_unit_interval_are_a_stated_guess():
+    z, y = binary_data()
+    p = sigmoid(z)
+    guessed = evaluate(p, y)
+    assert (guessed["input"], guessed["input_guess"]) == (
+        "probabilities",
+        "every value lies in [0, 1]",
+    )
+    assert evaluate(p, y, from_logits=False)["input_guess"] is None
+    assert evaluate(z, y)["input_guess"] is None  # negative values: logits for sure
+
+
+@pytest.mark.parametrize(
+    ("pred", "task", "from_logits", "guess"),
+    [
+        (np.array([[0.2, 0.8], [0.5, 0.5]]), "multiclass", False, None),
+        (np.array([[-1.0, 2.0], [0.5, 0.5]]), "multiclass", True, None),
+        (np.array([0.2, 0.9]), "binary", False, "every value lies in [0, 1]"),
+        (np.array([[0.2, 0.9]]), "multilabel", False, "every value lies in [0, 1]"),
+        (np.array([1.5, 0.2]), "binary", True, None),
+    ],
+)
+def test_read_input_kind(pred, task, from_logits, guess):
+    assert read_input_kind(pred, task) == InputReading(from_logits=from_logits, guess=guess)
+
+
+def test_class_indices_refuse_values_a_cast_would_change():
+    np.testing.assert_array_equal(class_indices(np.array([3.0, 0.0])), [3, 0])
+    for label in (1e20, 2.0**63, float(2**53), np.inf):
+        with pytest.raises(ValueError, match="too large to be a class index"):
+            class_indices(np.array([0.0, label]))
+    with pytest.raises(ValueError, match="whole numbers"):
+        class_indices(np.array([0.5]))

@@ -15,10 +15,17 @@ from typing import Any
 
 import numpy as np
 
-from crossent.evaluate import looks_like_probabilities
+from crossent.evaluate import class_indices, read_input_kind
 from crossent.task import LOSS_KINDS, check, infer_task, loss_for
 
-__all__ = ["STRONG_IMBALANCE", "advise", "render"]
+__all__ = [
+    "MAX_CLASSES",
+    "STRAY_LABEL_FACTOR",
+    "STRONG_IMBALANCE",
+    "advise",
+    "render",
+    "stray_label_cutoff",
+]
 
 STRONG_IMBALANCE = 10.0
 """Imbalance ratio (largest count / smallest count) from which :func:`advise` suggests a fix.
@@ -30,6 +37,12 @@ re-weighting starts to pay.
 
 MAX_LISTED_CLASSES = 20
 """Classes listed one by one in the text output; beyond this only a summary."""
+
+STRAY_LABEL_FACTOR = 10
+"""How far beyond the others a label must lie to be suspect (see :func:`stray_label_cutoff`)."""
+
+MAX_CLASSES = 2**20
+"""Most classes :func:`advise` counts; labels implying more are refused as class indices."""
 
 
 def advise(
@@ -48,13 +61,20 @@ def advise(
     Returns:
         ``{"task", "n", "recommendation": {"activation", "loss", "probability_loss",
         "reason"}, "balance": {"of", "names", "counts", "imbalance_ratio", "strong",
-        "empty", "notes"}, "suggestions": [str], "predictions": None | {"shape", "input", "task",
-        "loss", "problems": [str]}}``. ``imbalance_ratio`` is ``None`` when some class has
-        no samples. Mistakes in ``pred`` are reported in ``problems``, not raised.
+        "empty", "notes", "suspect"}, "suggestions": [str], "predictions": None | {"shape",
+        "input", "input_guess", "task", "loss", "problems": [str]}}``.
+        ``imbalance_ratio`` is ``None`` when some class has no samples. ``suspect`` is
+        ``None``, or ``{"labels", "n_labels", "samples", "usual_range"}`` for class
+        indices far beyond the others (:func:`stray_label_cutoff`), which are left out of
+        the counts. ``input_guess`` says why the predictions' kind is only a guess
+        (:func:`crossent.evaluate.read_input_kind`). Mistakes in ``pred`` are reported in
+        ``problems``, not raised.
 
     Raises:
         ValueError: targets from which no task can be read (see
-            :func:`crossent.task.infer_task`), an unknown ``loss``.
+            :func:`crossent.task.infer_task`), class indices too large to count (see
+            :func:`crossent.evaluate.class_indices` and :data:`MAX_CLASSES`), an unknown
+            ``loss``.
 
     Example:
         >>> import numpy as np
@@ -99,6 +119,7 @@ def _balance(task: str, targets: np.ndarray, n_outputs: int | None) -> dict[str,
     """Counts per class (positives per label for multi-label) and the imbalance ratio."""
     y = targets.reshape(-1) if targets.ndim == 2 and targets.shape[1] == 1 else targets
     y = y.astype(np.float64)
+    suspect = None
     if task == "binary":
         counts = np.array([np.sum(1 - y), np.sum(y)])  # soft targets give expected counts
         of, names = "classes", ["0", "1"]
@@ -106,8 +127,12 @@ def _balance(task: str, targets: np.ndarray, n_outputs: int | None) -> dict[str,
         if y.ndim == 2:
             counts = y.sum(axis=0)
         else:
-            width = max(int(y.max()) + 1, n_outputs or 0)
-            counts = np.bincount(y.astype(np.int64), minlength=width).astype(np.float64)
+            labels = class_indices(y)
+            cutoff = stray_label_cutoff(labels, n_outputs)
+            if cutoff is not None:
+                suspect = _suspect(labels, cutoff)
+                labels = labels[labels < cutoff]
+            counts = _class_counts(labels, n_outputs)
         of, names = "classes", [str(c) for c in range(counts.size)]
     elif task == "soft":
         counts = y.sum(axis=0)  # expected counts: the probability mass of each class
@@ -122,12 +147,14 @@ def _balance(task: str, targets: np.ndarray, n_outputs: int | None) -> dict[str,
         empty = [names[i] for i in np.flatnonzero(counts == 0)]
         ratio = None if empty else float(np.max(negatives / counts))
         if empty:
-            notes.append(f"labels {empty} have no positive sample")
+            notes.append(f"labels {_list(empty)} have no positive sample")
     else:
         empty = [names[i] for i in np.flatnonzero(counts == 0)]
         ratio = None if empty else float(counts.max() / counts.min())
         if empty:
-            notes.append(f"classes {empty} have no sample")
+            notes.append(f"classes {_list(empty)} have no sample")
+    if suspect is not None:
+        notes.insert(0, suspect["note"])
     return {
         "of": of,
         "names": names,
@@ -136,7 +163,87 @@ def _balance(task: str, targets: np.ndarray, n_outputs: int | None) -> dict[str,
         "strong": ratio is None or ratio >= STRONG_IMBALANCE,
         "empty": empty,
         "notes": notes,
+        "suspect": None if suspect is None else {k: v for k, v in suspect.items() if k != "note"},
     }
+
+
+def stray_label_cutoff(labels: np.ndarray, n_outputs: int | None = None) -> int | None:
+    r"""Where class indices stop being plausible: the labels from the returned value up are suspect.
+
+    With the distinct labels sorted, :math:`u_1 < \dots < u_k`, the first gap with
+    :math:`u_{i+1} + 1 > f\,(u_i + 1)` (``f`` = :data:`STRAY_LABEL_FACTOR`) and wider than
+    :data:`MAX_LISTED_CLASSES` separates the labels in use from strays such as a typo
+    (``200000`` among ``0..9``) or a padding value: counting classes up to such a label
+    would invent a multitude of empty classes. Labels below the model's output width are
+    never suspect (the width vouches for them).
+
+    Args:
+        labels: ``[N]`` non-negative class indices.
+        n_outputs: the model's output width, or ``None``. Default: ``None``.
+
+    Returns:
+        The first suspect label value, or ``None`` when no label is suspect.
+
+    Example:
+        >>> import numpy as np
+        >>> stray_label_cutoff(np.array([0, 1, 2, 3, 200000, 1]))
+        200000
+        >>> stray_label_cutoff(np.array([0, 5, 30, 90])) is None
+        True
+    """
+    distinct = np.unique(labels)
+    below = distinct[:-1].astype(np.float64) + 1
+    above = distinct[1:].astype(np.float64) + 1
+    far = (above > STRAY_LABEL_FACTOR * below) & (above - below > MAX_LISTED_CLASSES)
+    if n_outputs is not None:
+        far &= distinct[1:] >= n_outputs
+    if not np.any(far):
+        return None
+    return int(distinct[1:][np.argmax(far)])
+
+
+def _suspect(labels: np.ndarray, cutoff: int) -> dict[str, Any]:
+    """The summary of the labels from ``cutoff`` up, and a note saying why they are left out."""
+    stray = labels[labels >= cutoff]
+    values = np.unique(stray)
+    shown = [int(v) for v in values[:MAX_LISTED_CLASSES]]
+    usual = labels[labels < cutoff]
+    span = f"{int(usual.min())}..{int(usual.max())}"
+    listed = ", ".join(map(str, shown)) + (", …" if values.size > len(shown) else "")
+    noun = "label" if values.size == 1 else f"{values.size} labels"
+    note = (
+        f"suspect: {noun} {listed} ({stray.size} sample{'s' if stray.size != 1 else ''}) "
+        f"far beyond the others ({span}), a typo or a padding value? Left out of the counts."
+    )
+    return {
+        "labels": shown,
+        "n_labels": int(values.size),
+        "samples": int(stray.size),
+        "usual_range": [int(usual.min()), int(usual.max())],
+        "note": note,
+    }
+
+
+def _class_counts(labels: np.ndarray, n_outputs: int | None) -> np.ndarray:
+    """Samples per class ``0..max(label, n_outputs − 1)``, as floats.
+
+    Raises:
+        ValueError: labels that would make more than :data:`MAX_CLASSES` classes.
+    """
+    width = max(int(labels.max()) + 1, n_outputs or 0)
+    if width > MAX_CLASSES:
+        raise ValueError(
+            f"`targets`: labels up to {int(labels.max())!r} would make {width} classes, more "
+            f"than crossent advise counts ({MAX_CLASSES}); are these class indices?"
+        )
+    return np.bincount(labels, minlength=width).astype(np.float64)
+
+
+def _list(names: list[str]) -> str:
+    """Names in a note, shortened to the first :data:`MAX_LISTED_CLASSES`."""
+    if len(names) <= MAX_LISTED_CLASSES:
+        return str(names)
+    return f"{names[:MAX_LISTED_CLASSES]} and {len(names) - MAX_LISTED_CLASSES} more"
 
 
 def _number(value: float) -> float | int:
@@ -218,6 +325,7 @@ def _check_predictions(targets: np.ndarray, pred: Any, loss: str | None) -> dict
     report: dict[str, Any] = {
         "shape": list(pred.shape),
         "input": None,
+        "input_guess": None,
         "task": None,
         "loss": loss,
         "problems": [],
@@ -241,7 +349,16 @@ def _check_predictions(targets: np.ndarray, pred: Any, loss: str | None) -> dict
             return report
         task = infer_task(targets)
     report["task"] = task
-    probabilities = looks_like_probabilities(pred, task)
+    try:
+        reading = read_input_kind(pred, task)
+    except ValueError as exc:
+        if loss is None:  # no loss to check them with: the kind is needed to choose one
+            problems.append(str(exc))
+            return report
+        probabilities = LOSS_KINDS[loss].takes == "probs"
+    else:
+        probabilities = not reading.from_logits
+        report["input_guess"] = reading.guess
     report["input"] = "probabilities" if probabilities else "logits"
     y = targets
     if loss is None:
@@ -253,7 +370,7 @@ def _check_predictions(targets: np.ndarray, pred: Any, loss: str | None) -> dict
         if task == "binary" and y.ndim == 2 and pred.ndim == 1:
             y = y[:, 0]
     if LOSS_KINDS[loss].family == "softmax" and y.ndim == 1 and _whole(y):
-        y = y.astype(np.int64)  # class indices read from a CSV file come as floats
+        y = class_indices(y)  # class indices read from a CSV file come as floats
     elif y.dtype.kind != "f" and y.ndim == 2:
         y = y.astype(np.float64)  # integer one-hot or multi-hot rows
     try:
@@ -320,8 +437,10 @@ def render(result: dict[str, Any], *, target_name: str = "targets", pred_name: s
     if pred is not None:
         lines += ["", f"predictions: {pred_name or 'outputs'} (shape {tuple(pred['shape'])})"]
         if pred["input"] is not None:
+            guess = f" (a guess: {pred['input_guess']})" if pred["input_guess"] else ""
             lines.append(
-                f"  read as {pred['input']} for a {pred['task']} task; checked with {pred['loss']}"
+                f"  read as {pred['input']}{guess} for a {pred['task']} task; checked with "
+                f"{pred['loss']}"
             )
         if pred["problems"]:
             lines += [f"  problem: {p}" for p in pred["problems"]]

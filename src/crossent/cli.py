@@ -1,15 +1,19 @@
 """The ``crossent`` command.
 
-Exit codes (DESIGN.md): 0 success, 1 an internal failure, 2 bad usage or bad input, with
-the reason on one line of stderr. Each subcommand is a ``(add_arguments, run)`` pair in
-:data:`COMMANDS`; ``run`` returns the exit code and raises
-:class:`crossent._io.InputError` for bad input.
+Exit codes: 0 success, 1 an internal failure or output that cannot be written (a full
+disk, a closed standard output: the OS's reason on one line of stderr), 2 bad usage or
+bad input, with the reason on one line of stderr. A reader that goes away (``crossent
+eval … | head -1``) ends the command quietly with 141, as the shell reports a process
+ended by SIGPIPE. Each subcommand is a ``(add_arguments, run)`` pair in :data:`COMMANDS`;
+``run`` returns the exit code and raises :class:`crossent._io.InputError` for bad input.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -95,15 +99,31 @@ def _eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
+def _same_rows(pred: Any, target: Any, pred_name: str, target_name: str) -> None:
+    """Predictions and targets are the same samples: as many rows in both files."""
+    if pred.ndim >= 1 and target.ndim >= 1 and pred.shape[0] != target.shape[0]:
+        raise InputError(
+            f"prediction file {pred_name!r} has {pred.shape[0]} rows but target file "
+            f"{target_name!r} has {target.shape[0]}: they must be the same samples."
+        )
+
+
 def _eval_run(args: argparse.Namespace) -> int:
     from crossent.evaluate import evaluate
 
     pred = load_array(args.pred, what="prediction")
     target = load_array(args.target, what="target")
+    _same_rows(pred, target, args.pred, args.target)
     try:
         result = evaluate(pred, target, from_logits=args.from_logits, task=args.task)
     except (ValueError, TypeError) as exc:
         raise InputError(str(exc)) from exc
+    if result["input_guess"]:
+        print(
+            f"crossent eval: warning: treating {args.pred} as {result['input']} "
+            f"({result['input_guess']}); pass --probs or --from-logits to say which.",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -139,6 +159,8 @@ def _advise_run(args: argparse.Namespace) -> int:
 
     target = load_array(args.target, what="target")
     pred = None if args.pred is None else load_array(args.pred, what="prediction")
+    if pred is not None:
+        _same_rows(pred, target, args.pred, args.target)
     try:
         result = advise(target, pred, loss=args.loss)
     except (ValueError, TypeError) as exc:
@@ -254,21 +276,59 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+SIGPIPE_EXIT = 141
+"""Exit code when the reader of standard output went away: 128 + SIGPIPE, as a shell
+reports a process that SIGPIPE ended."""
+
+
+def _silence_stdout() -> None:
+    """Point standard output at ``/dev/null``, so that the interpreter's last flush of what
+    could not be written neither fails nor prints a second error (Python's "Note on
+    SIGPIPE" in the ``signal`` docs)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (e.g. captured by a test): nothing will flush to it
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line: its first line, or its type when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; return the exit code."""
+    """Run the command; return the exit code (see the module docstring)."""
+    if sys.stdout is None:  # started with standard output closed (`crossent … >&-`)
+        print(f"crossent: cannot write output: {os.strerror(errno.EBADF)}", file=sys.stderr)
+        return 1
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 with usage on bad arguments
     try:
         code: Any = args.run(args)
+        sys.stdout.flush()  # a failed write surfaces here, not at exit
     except InputError as exc:
-        print(f"crossent {args.command}: error: {exc}", file=sys.stderr)
+        print(f"crossent {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        _silence_stdout()
+        return SIGPIPE_EXIT
     except KeyboardInterrupt:
         print(f"crossent {args.command}: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:
+        # A write that failed (a full disk, a closed or revoked output): the OS's reason.
+        _silence_stdout()
+        reason = exc.strerror or _one_line(exc)
+        where = f"use {exc.filename!r}" if exc.filename else "write output"
+        print(f"crossent {args.command}: cannot {where}: {reason}", file=sys.stderr)
+        return 1
     except Exception as exc:  # an internal failure: say so, exit 1
         print(
-            f"crossent {args.command}: internal error: {type(exc).__name__}: {exc}",
+            f"crossent {args.command}: internal error: {type(exc).__name__}: {_one_line(exc)}",
             file=sys.stderr,
         )
         return 1

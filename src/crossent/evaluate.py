@@ -29,15 +29,26 @@ five classes or fewer, F1 on soft targets) is left out with a note too.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from crossent._array import namespace, sigmoid, softmax
+from crossent._checks import sums_to_one
 from crossent.info import binary_entropy, entropy, kl_divergence
 from crossent.task import ROW_SUM_TOLERANCE, TASKS, check, infer_task, loss_for
 
-__all__ = ["CALIBRATION_BINS", "TOP_K", "evaluate", "expected_calibration_error"]
+__all__ = [
+    "CALIBRATION_BINS",
+    "MAX_CLASS_INDEX",
+    "TOP_K",
+    "InputReading",
+    "class_indices",
+    "evaluate",
+    "expected_calibration_error",
+    "read_input_kind",
+]
 
 CALIBRATION_BINS = 15
 """Equal-width confidence bins of :func:`expected_calibration_error` (Guo et al., 2017)."""
@@ -105,18 +116,63 @@ def expected_calibration_error(
     return float(np.sum(np.abs(gap)) / conf.size)
 
 
-def looks_like_probabilities(pred: np.ndarray, task: str) -> bool:
-    """Whether ``pred`` could be probabilities for ``task`` (else they are taken as logits).
+@dataclass(frozen=True)
+class InputReading:
+    """What :func:`read_input_kind` made of predictions whose kind was not given.
 
-    All values in [0, 1], and for ``"multiclass"``/``"soft"`` rows summing to 1 within
-    :data:`crossent.task.ROW_SUM_TOLERANCE` times ``sqrt(C)``.
+    Attributes:
+        from_logits: ``True`` when they are read as logits.
+        guess: ``None`` when the values leave no doubt, else why the reading is only a
+            guess (to be shown to the user, who can then say which).
+    """
+
+    from_logits: bool
+    guess: str | None
+
+
+def read_input_kind(pred: np.ndarray, task: str) -> InputReading:
+    """Decide whether ``pred`` holds logits or probabilities for ``task``, and how surely.
+
+    * A value outside [0, 1]: logits, surely.
+    * ``"multiclass"``/``"soft"`` with ``[N, C]`` rows in [0, 1]: probabilities, surely, when
+      every row sums to 1 within the tolerance of :func:`crossent.task.check` (the one an
+      explicit ``from_logits=False`` must pass, so both readings agree); otherwise
+      refused, since such rows are as likely rounded probabilities as logits.
+    * Otherwise (sigmoid tasks, or a width that the task's check will refuse anyway) with
+      every value in [0, 1]: probabilities, as a guess.
+
+    Args:
+        pred: ``[N]`` or ``[N, C]`` predictions, finite.
+        task: one of :data:`crossent.task.TASKS`.
+
+    Returns:
+        The reading, with ``guess`` set when it is not certain.
+
+    Raises:
+        ValueError: softmax rows in [0, 1] that do not sum to 1 (pass ``from_logits``).
+
+    Example:
+        >>> import numpy as np
+        >>> read_input_kind(np.array([[0.2, 0.8], [0.5, 0.5]]), "multiclass")
+        InputReading(from_logits=False, guess=None)
+        >>> read_input_kind(np.array([0.3, 0.9]), "binary").guess
+        'every value lies in [0, 1]'
     """
     if np.any(pred < 0) or np.any(pred > 1):
-        return False
-    if task in ("multiclass", "soft") and pred.ndim == 2:
-        tol = ROW_SUM_TOLERANCE * max(1.0, math.sqrt(pred.shape[1]))
-        return bool(np.all(np.abs(pred.sum(axis=1) - 1) <= tol))
-    return True
+        return InputReading(from_logits=True, guess=None)
+    if task not in ("multiclass", "soft") or pred.ndim != 2 or pred.shape[1] < 2:
+        return InputReading(from_logits=False, guess="every value lies in [0, 1]")
+    xp = namespace(pred)
+    if bool(np.all(sums_to_one(xp, pred, axis=-1, tol=ROW_SUM_TOLERANCE))):
+        return InputReading(from_logits=False, guess=None)
+    sums = pred.sum(axis=1)
+    raise ValueError(
+        f"cannot tell whether the predictions are probabilities or logits: every value lies "
+        f"in [0, 1], but rows sum to {float(sums.min()):.6g}..{float(sums.max()):.6g}, not to "
+        "1 as probabilities must (rounded to too few decimals?). Say which: "
+        "logits (`from_logits=True`, --from-logits), or probabilities saved with more digits "
+        "(`from_logits=False`, --probs)."
+    )
 
 
 def evaluate(
@@ -130,18 +186,20 @@ def evaluate(
         targets: ``[N]`` labels, or ``[N, C]`` one-hot, multi-hot or probability rows.
             Whole-number floats (e.g. read from CSV) are accepted as class indices.
         from_logits: ``True`` for logits, ``False`` for probabilities, ``None`` to decide from
-            the values (probabilities when all lie in [0, 1] and, for multi-class, rows sum
-            to 1). Default: ``None``.
+            the values by :func:`read_input_kind`. Default: ``None``.
         task: ``"auto"`` (:func:`crossent.task.infer_task` with the predictions' width) or
             one of :data:`crossent.task.TASKS`. Default: ``"auto"``.
 
     Returns:
-        ``{"task", "input", "n", "loss", "metrics": {name: float}, "notes": [str]}``;
-        ``input`` is ``"logits"`` or ``"probabilities"``, ``loss`` the name of the loss
-        behind ``cross_entropy``, ``notes`` says why a metric is missing.
+        ``{"task", "input", "input_guess", "n", "loss", "metrics": {name: float},
+        "notes": [str]}``; ``input`` is ``"logits"`` or ``"probabilities"``,
+        ``input_guess`` ``None`` or why that reading is only a guess (see
+        :func:`read_input_kind`), ``loss`` the name of the loss behind ``cross_entropy``,
+        ``notes`` says why a metric is missing.
 
     Raises:
-        ValueError: shapes that do not fit the task, labels out of range, the mistakes
+        ValueError: shapes that do not fit the task, labels out of range, predictions
+            whose kind cannot be told (see :func:`read_input_kind`), the mistakes
             :func:`crossent.task.check` refuses (e.g. a multi-class task on one output),
             and the losses' own input errors.
         TypeError: targets that are not numbers.
@@ -171,8 +229,10 @@ def evaluate(
     n_outputs = 1 if pred.ndim == 1 else pred.shape[1]
     if task == "auto":
         task = infer_task(targets, n_outputs=n_outputs)
+    guess = None
     if from_logits is None:
-        from_logits = not looks_like_probabilities(pred, task)
+        reading = read_input_kind(pred, task)
+        from_logits, guess = reading.from_logits, reading.guess
     choice = loss_for(task)
     loss = choice.loss if from_logits else choice.probability_loss
     scorer = {"binary": _binary, "multiclass": _multiclass, "multilabel": _multilabel}
@@ -180,6 +240,7 @@ def evaluate(
     return {
         "task": task,
         "input": "logits" if from_logits else "probabilities",
+        "input_guess": guess,
         "n": int(pred.shape[0]),
         "loss": loss.__name__,
         "metrics": {k: float(v) for k, v in metrics.items()},
@@ -244,19 +305,46 @@ def _binary(pred: np.ndarray, targets: np.ndarray, from_logits: bool, loss: Any)
     return metrics, notes
 
 
-def _class_indices(targets: np.ndarray) -> np.ndarray:
-    """``[N]`` whole-number labels as int64 (they may come from a CSV as floats)."""
-    if targets.dtype.kind == "f":
-        if not np.all(targets == np.round(targets)):
-            raise ValueError("multi-class targets must be whole-number class indices.")
-        return targets.astype(np.int64)
+MAX_CLASS_INDEX = 2**53
+"""Labels from this value on are refused as class indices: floats no longer hold every
+whole number there, so a label read from a file could not be told from its neighbours."""
+
+
+def class_indices(targets: np.ndarray) -> np.ndarray:
+    """``[N]`` whole-number labels as int64 (they may come from a CSV file as floats).
+
+    Args:
+        targets: ``[N]`` labels, integers or whole-number floats.
+
+    Returns:
+        The labels as int64, unchanged in value.
+
+    Raises:
+        ValueError: a label that is not a whole number, or of :data:`MAX_CLASS_INDEX` or
+            more in magnitude (a cast would wrap it to another class).
+
+    Example:
+        >>> import numpy as np
+        >>> class_indices(np.array([2.0, 0.0, 1.0]))
+        array([2, 0, 1])
+    """
+    if targets.dtype.kind == "f" and not np.all(targets == np.round(targets)):
+        raise ValueError("`targets`: class indices must be whole numbers.")
+    # Compared as floats, so that an inf or a float beyond int64 cannot overflow a cast.
+    huge = ~(np.abs(targets.astype(np.float64)) < MAX_CLASS_INDEX)
+    if np.any(huge):
+        first = targets[huge][0].item()
+        raise ValueError(
+            f"`targets`: {first!r} is too large to be a class index (at most "
+            f"{MAX_CLASS_INDEX - 1})."
+        )
     return targets.astype(np.int64)
 
 
 def _multiclass(pred: np.ndarray, targets: np.ndarray, from_logits: bool, loss: Any) -> Scores:
     if pred.ndim != 2:
         raise ValueError(f"a multi-class task needs predictions of shape [N, C]; got {pred.shape}.")
-    y = targets if targets.ndim == 2 else _class_indices(targets)
+    y = targets if targets.ndim == 2 else class_indices(targets)
     check(pred, y if y.ndim == 1 else y.astype(np.float64), loss=loss, ignore_index=None)
     if y.ndim == 2:
         y = np.argmax(y, axis=1)  # one-hot rows, as check has just made sure
