@@ -11,6 +11,7 @@ with a naive reference built from ``torch.nn.functional.cross_entropy``.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import socket
 import subprocess
@@ -150,6 +151,10 @@ CASES["soft_outside_unit"] = _soft_case([4, 4], (3,), seed=35)
 CASES["soft_outside_unit"]["targets"][1] = torch.tensor([0, 0, 0, 0, 0, 1.5, -0.5, 0])
 CASES["soft_bad_sum"] = _soft_case([4, 4], (3,), seed=36)
 CASES["soft_bad_sum"]["targets"][2] *= 0.9
+# Empty batches: no rows, a zero loss and empty gradients (the core's numbers).
+CASES["empty_batch"] = _case([4, 4], (0,), seed=40, **ALL_OPTIONS)
+CASES["empty_batch_2d_none"] = _case([3, 5], (2, 0), seed=41, reduction="none")
+CASES["soft_empty_batch"] = _soft_case([4, 4], (0,), seed=42)
 WEIGHT_9 = torch.linspace(0.25, 2.0, 9, dtype=torch.float64)
 CASES["weighted"] = _case(
     [3, 6], (8,), seed=22, targets=[0, 8, -100, 3, 2, 4, -100, 6], weight=WEIGHT_9, z_loss=0.05
@@ -165,6 +170,12 @@ ERROR_CASES = [
     "soft_bad_sum",
 ]
 VALUE_CASES = [name for name in CASES if name not in ERROR_CASES]
+
+
+def _value_cases() -> list[str]:
+    """The cases whose numbers the core loss gives (the masked soft cases have their own
+    reference, :func:`_naive_soft_masked`)."""
+    return [name for name in VALUE_CASES if name not in MASKED_SOFT_CASES]
 
 
 def _linear_case(
@@ -248,6 +259,10 @@ LINEAR_CASES: dict[str, dict[str, Any]] = {
         )
         for r in ("mean", "sum", "none")
     },
+    "linear_empty_batch": _linear_case([3, 5], (0,), seed=39, bias=True, **ALL_OPTIONS),
+    "linear_empty_batch_2d_none": _linear_case(
+        [4, 4], (2, 0), seed=40, bias=True, reduction="none", chunk_size=(2, 3)
+    ),
     "linear_empty_shard": _linear_case([8, 0], (3,), seed=35),
     "linear_out_of_range": _linear_case([4, 5], (3,), seed=36, targets=[0, 9, 2]),
 }
@@ -270,6 +285,32 @@ LINEAR_ERROR_CASES = ["linear_empty_shard", "linear_out_of_range"]
 LINEAR_VALUE_CASES = [
     name for name in LINEAR_CASES if name not in [*LINEAR_ERROR_CASES, "linear_lm_head"]
 ]
+# Backward twice through a retained graph: each rank's gradients are twice one backward's
+# (the hidden gradient's all-reduce must not be applied to a sum already reduced).
+LINEAR_TWICE = {
+    f"linear_twice_{r}": {
+        **_linear_case(
+            [3, 9], (10,), seed=41, bias=True, targets=ROWS_10, reduction=r, **ALL_OPTIONS
+        ),
+        "twice": True,
+    }
+    for r in ("mean", "none")
+}
+LINEAR_CASES.update(LINEAR_TWICE)
+# Masked logits (-inf) on classes whose target probability is 0: 0 · log 0 = 0. Row 0 is
+# [-inf, 0, 0] against [0, .5, .5] (loss log 2), row 1 [-inf, 0, -inf] against [0, 1, 0]
+# (loss 0); rank 0 holds the first column only, so its shard of row 1 is all -inf.
+SOFT_MASKED = _case([1, 2], (2,), seed=43, targets=0, reduction="none")
+SOFT_MASKED["logits"] = torch.tensor([[-torch.inf, 0.0, 0.0], [-torch.inf, 0.0, -torch.inf]])
+SOFT_MASKED["logits"] = SOFT_MASKED["logits"].double()
+SOFT_MASKED["targets"] = torch.tensor([[0.0, 0.5, 0.5], [0.0, 1.0, 0.0]], dtype=torch.float64)
+SOFT_MASKED["upstream"] = torch.tensor([1.0, 1.0], dtype=torch.float64)
+CASES["soft_masked"] = SOFT_MASKED
+# Random probability targets with zeros, the logits -inf wherever the target is 0.
+SOFT_MASKED_RANDOM = _soft_case([4, 5], (6,), seed=44, z_loss=0.05)
+SOFT_MASKED_RANDOM["logits"][SOFT_MASKED_RANDOM["targets"] == 0] = -torch.inf
+CASES["soft_masked_random"] = SOFT_MASKED_RANDOM
+MASKED_SOFT_CASES = ["soft_masked", "soft_masked_random"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -347,7 +388,10 @@ def _run_linear(rank: int, case: dict[str, Any]) -> dict[str, Any]:
     finally:
         fused.CHUNK_BYTES = default_chunk_bytes
     forward = COMMUNICATION.bytes - before[0], COMMUNICATION.calls - before[1]
-    (loss * case["upstream"].to(loss.dtype)).sum().backward()
+    total = (loss * case["upstream"].to(loss.dtype)).sum()
+    if case.get("twice"):
+        total.backward(retain_graph=True)
+    total.backward()
     return {
         "loss": loss.detach(),
         "grad_hidden": hidden.grad,
@@ -519,7 +563,7 @@ def _tolerance(dtype: torch.dtype) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", VALUE_CASES)
+@pytest.mark.parametrize("name", _value_cases())
 def test_loss_and_gradient_match_one_process(name: str, results: list[dict[str, Any]]) -> None:
     case = CASES[name]
     dtype = case["logits"].dtype
@@ -759,6 +803,59 @@ def test_linear_loss_and_gradients_match_one_process(
     assert torch.equal(results[0][name]["loss"], results[1][name]["loss"])
 
 
+@pytest.mark.parametrize("name", list(LINEAR_TWICE))
+def test_linear_backward_twice_doubles_every_gradient(
+    name: str, results: list[dict[str, Any]]
+) -> None:
+    case = LINEAR_CASES[name]
+    _, core_grads = _linear_reference(case, naive=False)
+    tol = LINEAR_TOLERANCE[torch.float64]
+    for rank, res in enumerate(results):
+        r = res[name]
+        assert "error" not in r, r.get("error")
+        lo = sum(case["sizes"][:rank])
+        hi = lo + case["sizes"][rank]
+        torch.testing.assert_close(r["grad_hidden"], 2 * core_grads[0], **tol)
+        torch.testing.assert_close(r["grad_weight"], 2 * core_grads[1][lo:hi], **tol)
+        torch.testing.assert_close(r["grad_bias"], 2 * core_grads[2][lo:hi], **tol)
+        assert r["backward_calls"] == 2  # one all-reduce of the hidden gradient each time
+
+
+def _naive_soft_masked(case: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-row loss ``-Σ_c p_c log q_c + λ s²`` and its gradient ``(q Σ_c p_c + 2 λ s q - p)``
+    (times the upstream gradient) in float64 with ``0 · log 0 = 0``: terms with ``p_c = 0``
+    are left out, whatever the logit."""
+    z, p = case["logits"].double(), case["targets"].double()
+    lam = case["options"].get("z_loss", 0.0)
+    s = torch.logsumexp(z, dim=-1)
+    log_q = z - s[:, None]
+    terms = torch.where(p > 0, -p * torch.where(p > 0, log_q, 0.0), 0.0)
+    loss = terms.sum(-1) + lam * s**2
+    q = torch.exp(log_q)
+    grad = q * (p.sum(-1) + 2 * lam * s)[:, None] - p
+    upstream = case["upstream"].double()
+    if case["options"].get("reduction", "mean") == "mean":
+        return loss.mean(), grad * upstream / z.shape[0]
+    return loss, grad * upstream.reshape(-1, 1)
+
+
+@pytest.mark.parametrize("name", MASKED_SOFT_CASES)
+def test_masked_logits_with_zero_target_probability_follow_0_log_0(
+    name: str, results: list[dict[str, Any]]
+) -> None:
+    case = CASES[name]
+    want_loss, want_grad = _naive_soft_masked(case)
+    assert torch.isfinite(want_loss).all() and torch.isfinite(want_grad).all()
+    if name == "soft_masked":
+        torch.testing.assert_close(want_loss, torch.tensor([math.log(2), 0.0], dtype=torch.float64))
+    shards = want_grad.split(case["sizes"], dim=-1)
+    for rank, res in enumerate(results):
+        r = res[name]
+        assert "error" not in r, r.get("error")
+        torch.testing.assert_close(r["loss"], want_loss, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(r["grad"], shards[rank], rtol=1e-12, atol=1e-12)
+
+
 def _expected_row_chunks(name: str) -> int:
     """Row chunks of a linear case: each costs two all-reduces."""
     case = LINEAR_CASES[name]
@@ -767,6 +864,8 @@ def _expected_row_chunks(name: str) -> int:
         return 2  # 300 rows in chunks of 150, set by the widest shard
     if name == "linear_lm_head":
         return 16  # 64 MiB chunks: 256 rows of 65 536 float32 logits
+    if n == 0:
+        return 0  # no row chunk, no all-reduce
     size = case["options"].get("chunk_size", n)
     rows = size[0] if isinstance(size, tuple) else size
     return -(-n // rows)

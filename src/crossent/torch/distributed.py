@@ -62,10 +62,13 @@ from crossent.torch.fused import (
     check_index_targets,
     check_logits,
     chunking,
+    first_derivative_only,
+    gradient_lse,
     inplace_decision,
     prepare_rows,
     row_scale_from_grad_output,
     stats_dtype,
+    weighted_term,
 )
 
 __all__ = [
@@ -287,7 +290,7 @@ def _soft_stats(z: torch.Tensor, p: torch.Tensor, opts: Options, group: Any) -> 
     and one all-reduce SUM, then validate the targets on the merged numbers, which every
     rank has: a bad entry on one rank raises the same error on all."""
     outside = ((p < 0) | (p > 1) | torch.isnan(p)).sum(dim=1).to(z.dtype)
-    parts = [(p * z).sum(dim=1), p.sum(dim=1), outside]
+    parts = [weighted_term(p, z).sum(dim=1), p.sum(dim=1), outside]
     if opts.label_smoothing:
         parts.append(z.sum(dim=1))
     lse, sums = _all_reduce_rows(torch.logsumexp(z, dim=1), parts, group)
@@ -350,11 +353,18 @@ class VocabParallelSoftTargetsFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[Any, None, None, None, None]:
+        with torch.no_grad():
+            g = VocabParallelSoftTargetsFunction._logits_grad(ctx, grad_output)
+        (g,) = first_derivative_only((g,), "crossent.torch.vocab_parallel_cross_entropy")
+        return g, None, None, None, None
+
+    @staticmethod
+    def _logits_grad(ctx: Any, grad_output: torch.Tensor) -> torch.Tensor:
         r""":math:`\partial \ell / \partial z = (q k - a)\, \partial z' / \partial z`, with
         :math:`k = \sum_c a_c + 2 \lambda_z s` (:func:`crossent.grad.softmax_gradient_row_scale`)."""
         local_logits, targets = ctx.saved_tensors
         opts, stats, n_classes = ctx.opts, ctx.stats, ctx.n_classes
-        eps, lse = opts.label_smoothing, stats.lse
+        eps, lse = opts.label_smoothing, gradient_lse(stats.lse)
         v_r = local_logits.shape[-1]
         x = local_logits.reshape(-1, v_r).to(lse.dtype)
         z = _softcap(x, opts.logit_softcap)
@@ -373,7 +383,7 @@ class VocabParallelSoftTargetsFunction(torch.autograd.Function):
         scale = row_scale_from_grad_output(grad_output, opts.reduction, lse.dtype)
         if scale is not None:
             g = g * (scale[:, None] if scale.ndim == 1 else scale)
-        return g.to(local_logits.dtype).reshape(local_logits.shape), None, None, None, None
+        return g.to(local_logits.dtype).reshape(local_logits.shape)
 
 
 # ---------------------------------------------------------------------------------------

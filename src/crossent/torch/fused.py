@@ -613,7 +613,7 @@ def _check_options(
     _checks.reduction(reduction)
     smoothing, z, cap = check_softmax_options(label_smoothing, z_loss, logit_softcap)
     if ignore_index is not None:
-        _checks.integer("ignore_index", ignore_index)
+        ignore_index = _checks.integer("ignore_index", ignore_index)
     return Options(ignore_index, smoothing, z, cap, reduction)
 
 
@@ -637,7 +637,7 @@ def prepare_rows(
     of the logits). ``caller`` names the function in the errors."""
     check_index_targets(targets, caller)
     if weight is not None:
-        weight = _class_weight(weight, opts, device, caller)
+        weight = _class_weight(weight, opts, targets, device, caller)
     xp = namespace(targets)
     t = prepare_targets(
         xp,
@@ -661,9 +661,9 @@ def prepare_rows(
 
 
 def check_index_targets(targets: Any, caller: str) -> None:
-    """``targets`` must be a tensor of integer class indices."""
+    """``targets`` must be a tensor of integer class indices (not bool, not floating)."""
     _check_tensor("targets", targets)
-    if targets.is_floating_point():
+    if targets.is_floating_point() or targets.is_complex() or targets.dtype == torch.bool:
         raise TypeError(
             f"`targets` of {caller} must be integer class indices; got dtype "
             f"{str(targets.dtype).rsplit('.', 1)[-1]} (for probability targets use "
@@ -671,8 +671,11 @@ def check_index_targets(targets: Any, caller: str) -> None:
         )
 
 
-def _class_weight(weight: Any, opts: Options, device: Any, caller: str) -> torch.Tensor:
-    """Per-class weights as a tensor on ``device`` (the core validates shape and sign).
+def _class_weight(
+    weight: Any, opts: Options, like: torch.Tensor, device: Any, caller: str
+) -> torch.Tensor:
+    """Per-class weights as a tensor on ``device`` (the core validates shape and values);
+    a list of numbers is taken as ``like``'s library, an array of another library refused.
 
     The kernels' sparse coefficients carry the class weight in the target term
     (:math:`h_i = w_{y_i}`); the smoothing term's per-class weights (:math:`u_i w_j`)
@@ -684,8 +687,7 @@ def _class_weight(weight: Any, opts: Options, device: Any, caller: str) -> torch
             "crossent.softmax_cross_entropy for both, or one of them here."
         )
     weight = asarray_in(_XP, weight, "weight")
-    if not isinstance(weight, torch.Tensor):
-        weight = torch.as_tensor(weight)
+    namespace(like, weight)  # the core's rule: one array library (no NumPy weight here)
     return weight.to(device)
 
 
@@ -700,21 +702,44 @@ def rows_loss(rows: Rows, stats: RowStats, opts: Options) -> torch.Tensor:
     :math:`h_i (s_i - z'_{iy_i}) + u_i (C s_i - \sum_j z'_{ij}) + \lambda_z r_i s_i^2`,
     i.e. :math:`\sum_j a_{ij} (-\log q_{ij})` plus the z-loss."""
     c = rows.coef
-    loss = c.target * (stats.lse - stats.target)
+    loss = weighted_term(c.target, stats.lse - stats.target)
     if opts.label_smoothing:
-        # u_i is 0 for ignored rows, whose statistics are finite: no 0 * inf here.
-        loss = loss + c.smooth * (rows.n_classes * stats.lse - stats.total)
+        loss = loss + weighted_term(c.smooth, rows.n_classes * stats.lse - stats.total)
     if opts.z_loss:
-        loss = loss + opts.z_loss * rows.row_weight * stats.lse**2
+        loss = loss + weighted_term(opts.z_loss * rows.row_weight, stats.lse**2)
     return loss
+
+
+def weighted_term(coef: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    r"""``coef * value`` with :math:`0 \cdot v = 0` for every ``v``: a zero target
+    coefficient makes its term vanish even where the logits are :math:`-\infty` (the
+    0·log 0 = 0 rule of :func:`crossent.cross_entropy`; an ignored row of masked logits
+    has :math:`s - z' = -\infty + \infty`).
+
+    Example:
+        >>> import torch
+        >>> weighted_term(torch.tensor([0.0, 2.0]), torch.tensor([float("nan"), 3.0]))
+        tensor([0., 6.])
+    """
+    return torch.where(coef == 0, torch.zeros_like(value), coef * value)
+
+
+def gradient_lse(lse: torch.Tensor) -> torch.Tensor:
+    r"""The row log-sum-exp as the gradient pass uses it: :math:`-\infty` (a row whose
+    logits are all :math:`-\infty`) becomes 0, so that :math:`q = e^{z - s} = 0` on every
+    class instead of :math:`e^{-\infty + \infty}` = NaN. Such a row can only carry a zero
+    target (an ignored row), whose gradient is then exactly 0 (the 0·log 0 = 0 rule)."""
+    return torch.where(lse == -math.inf, torch.zeros_like(lse), lse)
 
 
 def gradient_rows(
     rows: Rows, lse: torch.Tensor, opts: Options, scale: torch.Tensor | float | None
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    r"""``(k, u, h)`` of :func:`apply_gradient`: the closed form's row factors, scaled by the
-    reduction (``"mean"``: divided by its divisor) and by ``scale`` (the incoming gradient)."""
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""``(lse, k, u, h)`` of :func:`apply_gradient`: :func:`gradient_lse` of the row
+    log-sum-exp and the closed form's row factors, scaled by the reduction (``"mean"``:
+    divided by its divisor) and by ``scale`` (the incoming gradient)."""
     c = rows.coef
+    lse = gradient_lse(lse)
     k = grad.softmax_gradient_row_scale(
         _XP, c.total, z_loss=opts.z_loss, row_weight=rows.row_weight, lse=lse
     )
@@ -724,7 +749,7 @@ def gradient_rows(
         if scale is not None:
             v = v * scale
         parts.append(v.to(lse.dtype).contiguous())
-    return parts[0], parts[1], parts[2]
+    return lse, parts[0], parts[1], parts[2]
 
 
 def _reduce_loss(loss_rows: torch.Tensor, rows: Rows, opts: Options, batch_shape: Any) -> Any:
@@ -745,7 +770,7 @@ def _as_rows(logits: torch.Tensor) -> torch.Tensor | None:
     """``logits`` as an ``[N, C]`` view with unit column stride, or None."""
     c = logits.shape[-1]
     try:
-        x = logits.view(-1, c)
+        x = logits.view(row_count(logits), c)
     except RuntimeError:
         return None
     return x if x.stride(-1) == 1 or c == 1 else None
@@ -755,7 +780,17 @@ def prepare_logits(logits: torch.Tensor) -> torch.Tensor:
     """``logits`` as an ``[N, C]`` view with unit column stride (a contiguous copy when that
     is impossible; :func:`check_inplace` refuses such logits for the in-place gradient)."""
     x = _as_rows(logits)
-    return logits.reshape(-1, logits.shape[-1]).contiguous() if x is None else x
+    if x is None:
+        return logits.reshape(row_count(logits), logits.shape[-1]).contiguous()
+    return x
+
+
+def row_count(x: torch.Tensor) -> int:
+    """``N``, the number of rows of ``x`` ``[..., C]`` (the product of its batch dimensions).
+
+    Spelled out rather than ``reshape(-1, C)``, which is ambiguous when ``C = 0``.
+    """
+    return math.prod(x.shape[:-1])
 
 
 def check_inplace(logits: torch.Tensor, name: str = "logits") -> None:
@@ -847,8 +882,8 @@ class CrossEntropyFunction(torch.autograd.Function):
         if merge is not None:
             stats = merge(stats)
         if write_now:
-            k, u, h = gradient_rows(rows, stats.lse, opts, None)
-            apply_gradient(x, x, rows.indices, opts.logit_softcap, stats.lse, k, u, h)
+            lse, k, u, h = gradient_rows(rows, stats.lse, opts, None)
+            apply_gradient(x, x, rows.indices, opts.logit_softcap, lse, k, u, h)
             torch.autograd.graph.increment_version(logits)
             ctx.gradient = x
         elif needs_grad:
@@ -856,25 +891,82 @@ class CrossEntropyFunction(torch.autograd.Function):
         loss = _reduce_loss(rows_loss(rows, stats, opts), rows, opts, batch_shape)
         ctx.opts, ctx.rows, ctx.lse, ctx.inplace = opts, rows, stats.lse, write_now
         ctx.logits_shape = tuple(logits.shape)
+        ctx.caller = "crossent.torch." + (
+            "cross_entropy" if merge is None else "vocab_parallel_cross_entropy"
+        )
         return loss.to(logits.dtype)
 
     @staticmethod
     def backward(
         ctx: Any, grad_output: torch.Tensor
     ) -> tuple[torch.Tensor | None, None, None, None, None]:
+        with torch.no_grad():
+            g = CrossEntropyFunction._logits_grad(ctx, grad_output)
+        (g,) = first_derivative_only((g,), ctx.caller)
+        return g, None, None, None, None
+
+    @staticmethod
+    def _logits_grad(ctx: Any, grad_output: torch.Tensor) -> torch.Tensor:
         opts, rows = ctx.opts, ctx.rows
         scale = row_scale_from_grad_output(grad_output, opts.reduction, ctx.lse.dtype)
         if ctx.inplace:
             g = ctx.gradient
+            if g is None:
+                # The gradient lives in the logits' storage and the first backward scaled it
+                # in place: it cannot be handed out again.
+                raise RuntimeError(
+                    "Trying to backward through the graph a second time: with "
+                    "inplace_backward=True the gradient is written into the logits and "
+                    "consumed by the first backward (use inplace_backward=False to "
+                    "backpropagate twice)."
+                )
             ctx.gradient = None
             if scale is not None:
                 g.mul_(scale[:, None] if scale.ndim == 1 else scale)
-            return g.view(ctx.logits_shape), None, None, None, None
+            return g.view(ctx.logits_shape)
         (x,) = ctx.saved_tensors
         out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
-        k, u, h = gradient_rows(rows, ctx.lse, opts, scale)
-        apply_gradient(x, out, rows.indices, opts.logit_softcap, ctx.lse, k, u, h)
-        return out.view(ctx.logits_shape), None, None, None, None
+        lse, k, u, h = gradient_rows(rows, ctx.lse, opts, scale)
+        apply_gradient(x, out, rows.indices, opts.logit_softcap, lse, k, u, h)
+        return out.view(ctx.logits_shape)
+
+
+SECOND_DERIVATIVE_MESSAGE = (
+    "{caller} computes its gradient in closed form and has no second derivative (a "
+    "gradient penalty or Hessian through it); use crossent.softmax_cross_entropy, which "
+    "supports double backward."
+)
+"""The error raised when a second derivative is taken through a fused loss."""
+
+
+def first_derivative_only(grads: tuple[Any, ...], caller: str) -> tuple[Any, ...]:
+    """``grads`` from a backward pass that has no derivative of its own.
+
+    Under ``create_graph=True`` (grad mode on inside backward) each gradient becomes a
+    tensor that requires grad and whose own backward raises
+    :data:`SECOND_DERIVATIVE_MESSAGE`: a gradient penalty then fails with that message
+    instead of silently treating the gradient as a constant (what a gradient computed
+    under ``no_grad`` would be), as ``torch.autograd.function.once_differentiable`` does
+    with a generic message.
+
+    Raises:
+        RuntimeError: later, when the returned gradients are differentiated.
+    """
+    if not torch.is_grad_enabled():
+        return grads
+    present = [g for g in grads if g is not None]
+    if not present:
+        return grads
+    message = SECOND_DERIVATIVE_MESSAGE.format(caller=caller).encode()
+    err_fn = torch._C._functions.DelayedError(message, len(present))
+    detached = []
+    for g in present:
+        g = g.detach()
+        g.requires_grad_(True)
+        detached.append(g)
+    result = err_fn(*detached)
+    wrapped = iter((result,) if isinstance(result, torch.Tensor) else result)
+    return tuple(None if g is None else next(wrapped) for g in grads)
 
 
 @dataclass
@@ -958,10 +1050,13 @@ def linear_chunks(
         stats = known
     grads = None
     if want is not None:
+        # Every gradient is written by its first row (or column) chunk; with no rows or no
+        # columns there is no chunk, and the gradient is a sum of nothing: zeros.
+        alloc = torch.zeros if n == 0 or v == 0 else torch.empty
         grads = LinearGrads(
-            torch.empty(n, h.shape[1], dtype=h.dtype, device=h.device) if want[0] else None,
-            torch.empty(weight.shape, dtype=acc, device=h.device) if want[1] else None,
-            torch.empty(v, dtype=acc, device=h.device) if want[2] and bias is not None else None,
+            alloc(n, h.shape[1], dtype=h.dtype, device=h.device) if want[0] else None,
+            alloc(weight.shape, dtype=acc, device=h.device) if want[1] else None,
+            alloc(v, dtype=acc, device=h.device) if want[2] and bias is not None else None,
         )
     buf = torch.empty(min(chunks.rows, n) * min(chunks.cols, v), dtype=h.dtype, device=h.device)
     col_ranges = [(c0, min(v, c0 + chunks.cols)) for c0 in range(0, v, chunks.cols)]
@@ -986,9 +1081,8 @@ def linear_chunks(
         if grads is None:
             continue
         chunk_rows = rows.slice(r0, r1)
-        lse = stats.lse[r0:r1]
         row_scale = scale[r0:r1] if scale is not None and scale.ndim == 1 else scale
-        k, u, hh = gradient_rows(chunk_rows, lse, opts, row_scale)
+        lse, k, u, hh = gradient_rows(chunk_rows, stats.lse[r0:r1], opts, row_scale)
         reuse = known is None and len(col_ranges) == 1
         for c0, c1 in col_ranges:
             z = _last_logits(buf, hc, c1) if reuse else logits(c0, c1)
@@ -1121,7 +1215,7 @@ class LinearCrossEntropyFunction(torch.autograd.Function):
         combine: Callable[[RowStats], RowStats] | None = None,
         reduce_hidden: Callable[[torch.Tensor], None] | None = None,
     ) -> torch.Tensor:
-        h = hidden.reshape(-1, hidden.shape[-1])
+        h = hidden.reshape(row_count(hidden), hidden.shape[-1])
         want = tuple(grad_enabled and bool(w) for w in ctx.needs_input_grad[:3])
         now = any(want) and opts.reduction != "none"
         stats, grads = linear_chunks(
@@ -1135,25 +1229,42 @@ class LinearCrossEntropyFunction(torch.autograd.Function):
             combine=combine,
         )
         loss = _reduce_loss(rows_loss(rows, stats, opts), rows, opts, tuple(hidden.shape[:-1]))
-        ctx.opts, ctx.rows, ctx.chunks, ctx.grads, ctx.want = opts, rows, chunks, grads, want
+        ctx.opts, ctx.rows, ctx.chunks, ctx.want = opts, rows, chunks, want
         ctx.reduce_hidden = reduce_hidden
         ctx.hidden_shape = tuple(hidden.shape)
         ctx.dtypes = (hidden.dtype, weight.dtype, None if bias is None else bias.dtype)
-        if any(want) and not now:
+        ctx.done = grads is not None
+        ctx.caller = "crossent.torch." + (
+            "linear_cross_entropy" if combine is None else "vocab_parallel_linear_cross_entropy"
+        )
+        if grads is not None:
+            # Saved, not kept on ctx: autograd frees them after a backward that does not
+            # retain the graph (and then refuses a second one with its own error).
+            ctx.save_for_backward(grads.hidden, grads.weight, grads.bias)
+        elif any(want):
             ctx.save_for_backward(hidden, weight, bias)
             ctx.stats = stats
         return loss.to(hidden.dtype)
 
     @staticmethod
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[Any, ...]:
+        with torch.no_grad():
+            grads = LinearCrossEntropyFunction._grads(ctx, grad_output)
+        dh, dw, db = first_derivative_only(grads, ctx.caller)
+        return dh, dw, db, None, None, None, None, None, None
+
+    @staticmethod
+    def _grads(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        """The gradients of (hidden, weight, bias) times ``grad_output``; the saved ones are
+        left as they are, so that a retained graph can be backpropagated again."""
         opts = ctx.opts
         scale = row_scale_from_grad_output(grad_output, opts.reduction, ctx.rows.row_weight.dtype)
-        grads = ctx.grads
-        ctx.grads = None
-        if grads is None:
+        if ctx.done:
+            grads = LinearGrads(*ctx.saved_tensors)
+        else:
             hidden, weight, bias = ctx.saved_tensors
-            h = hidden.reshape(-1, hidden.shape[-1])
-            _, grads = linear_chunks(
+            h = hidden.reshape(row_count(hidden), hidden.shape[-1])
+            _, computed = linear_chunks(
                 h,
                 weight,
                 bias,
@@ -1164,16 +1275,20 @@ class LinearCrossEntropyFunction(torch.autograd.Function):
                 scale=scale,
                 known=ctx.stats,
             )
+            grads = computed if computed is not None else LinearGrads(None, None, None)
             scale = None
-        if grads.hidden is not None and ctx.reduce_hidden is not None:
-            ctx.reduce_hidden(grads.hidden)
         out: list[torch.Tensor | None] = []
         for g, dtype in zip((grads.hidden, grads.weight, grads.bias), ctx.dtypes, strict=True):
             if g is not None and scale is not None:
-                g = g.mul_(scale)
+                g = g * scale
             out.append(None if g is None else g.to(dtype))
-        dh = None if out[0] is None else out[0].view(ctx.hidden_shape)
-        return dh, out[1], out[2], None, None, None, None, None, None
+        if out[0] is not None and ctx.reduce_hidden is not None:
+            if ctx.done and out[0] is grads.hidden:
+                out[0] = out[0].clone()  # the all-reduce is in place; the saved sum stays
+            ctx.reduce_hidden(out[0])
+        if out[0] is not None:
+            out[0] = out[0].view(ctx.hidden_shape)
+        return tuple(out)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1269,6 +1384,7 @@ def cross_entropy(
         opts,
         logits.device,
         stats_dtype(logits),
+        caller="crossent.torch.cross_entropy",
         weight=weight,
     )
     result: torch.Tensor = CrossEntropyFunction.apply(logits, rows, opts, inplace)
@@ -1358,7 +1474,13 @@ def linear_cross_entropy(
     batch_shape = tuple(hidden.shape[:-1])
     chunks = chunking(chunk_size, math.prod(batch_shape), weight.shape[0])
     rows = prepare_rows(
-        targets, batch_shape, weight.shape[0], opts, hidden.device, stats_dtype(hidden)
+        targets,
+        batch_shape,
+        weight.shape[0],
+        opts,
+        hidden.device,
+        stats_dtype(hidden),
+        caller="crossent.torch.linear_cross_entropy",
     )
     result: torch.Tensor = LinearCrossEntropyFunction.apply(
         hidden, weight, bias, rows, opts, chunks, torch.is_grad_enabled()
