@@ -166,9 +166,10 @@ def softmax_focal_loss(
 
 
 def kornia_focal_loss(pred: Any, target: Any, alpha: float, gamma: float = 2.0) -> np.ndarray:
-    """``kornia.losses.focal_loss`` (reduction "none", summed over classes): class dim 1.
+    """``kornia.losses.focal_loss`` (kornia ≥ 0.7, reduction "none", summed over classes).
 
-    ``-α (1 - softmax(pred))^γ log_softmax(pred) · one_hot(target)``.
+    ``-α_c (1 - softmax(pred))^γ log_softmax(pred) · one_hot(target)`` with class dim 1 and
+    ``α_c = 1 - α`` for class 0 and ``α`` for every other class.
     """
     pred = _f64(pred)
     rows = np.moveaxis(pred, 1, -1)
@@ -176,7 +177,8 @@ def kornia_focal_loss(pred: Any, target: Any, alpha: float, gamma: float = 2.0) 
     for idx in np.ndindex(*out.shape):
         q = _softmax_row(rows[idx])
         y = int(np.asarray(target)[idx])
-        out[idx] = -alpha * (1 - q[y]) ** gamma * math.log(q[y])
+        alpha_y = 1 - alpha if y == 0 else alpha
+        out[idx] = -alpha_y * (1 - q[y]) ** gamma * math.log(q[y])
     return out
 
 

@@ -647,6 +647,61 @@ def test_check_under_jax_jit_keeps_shape_checks_and_skips_value_checks():
     assert grad.shape == (N,)
 
 
+CAPTURED_CASES = [
+    # (loss, outputs columns, targets maker): every loss kind, class-index and dense targets
+    ("softmax_cross_entropy", 5, lambda: np.arange(N) % 5),
+    ("softmax_cross_entropy", 5, lambda: np.eye(5)[np.arange(N) % 5]),
+    ("softmax_focal_loss", 5, lambda: np.arange(N) % 5),
+    ("categorical_cross_entropy", 5, lambda: np.arange(N) % 5),
+    ("sigmoid_binary_cross_entropy", 5, lambda: (RNG.random((N, 5)) > 0.5).astype(float)),
+    ("binary_cross_entropy", 5, lambda: (RNG.random((N, 5)) > 0.5).astype(float)),
+    ("sigmoid_focal_loss", 5, lambda: (RNG.random((N, 5)) > 0.5).astype(float)),
+    ("asymmetric_loss", 5, lambda: (RNG.random((N, 5)) > 0.5).astype(float)),
+    ("ghm_classification_loss", 5, lambda: (RNG.random((N, 5)) > 0.5).astype(float)),
+]
+
+
+@pytest.mark.parametrize(("name", "width", "make_targets"), CAPTURED_CASES)
+def test_check_under_jit_with_targets_captured_from_outside(name, width, make_targets):
+    # The targets are a concrete array closed over by the jitted function: inside the trace
+    # even arithmetic on them is traced, so the value checks are skipped, not crashed.
+    import jax
+
+    jnp = jax.numpy
+    fn = getattr(crossent, name)
+    z = RNG.normal(size=(N, width))
+    if name in ("categorical_cross_entropy", "binary_cross_entropy"):
+        z = np.asarray(jax.nn.softmax(z) if name.startswith("cat") else jax.nn.sigmoid(z))
+    targets = jnp.asarray(make_targets())
+
+    @jax.jit
+    def loss(z):
+        return fn(z, targets, check=True)
+
+    np.testing.assert_allclose(
+        float(loss(jnp.asarray(z))), float(fn(z, np.asarray(targets))), rtol=1e-12
+    )
+    # ... and check() itself, called inside the traced function, runs its shape checks only
+    jax.jit(lambda z: (check(z, targets, loss=name), z)[1])(jnp.asarray(z))
+    with pytest.raises(ValueError, match="targets"):
+        jax.jit(lambda z: fn(z, targets[:-1], check=True))(jnp.asarray(z))
+
+
+def test_check_under_jit_with_traced_targets_runs_shape_checks_only():
+    import jax
+
+    jnp = jax.numpy
+    z = jnp.asarray(RNG.normal(size=(N, 5)))
+    wrong = jnp.asarray(np.arange(N) % 5 + 5)  # out of range: a value check, skipped when traced
+    loss = jax.jit(lambda z, y: crossent.softmax_cross_entropy(z, y, check=True))
+    assert loss(z, wrong).shape == ()
+    with pytest.raises(ValueError, match="single output unit"):
+        loss(z[:, :1], jnp.zeros(N, dtype=wrong.dtype))
+    # outside jit the same targets are refused
+    with pytest.raises(ValueError, match="out of range"):
+        crossent.softmax_cross_entropy(z, wrong, check=True)
+
+
 def test_check_true_keeps_torch_autograd():
     import torch
 

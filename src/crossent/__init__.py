@@ -1,6 +1,17 @@
-"""crossent: the cross-entropy family of losses on NumPy, PyTorch and JAX."""
+"""crossent: the cross-entropy family of losses on NumPy, PyTorch and JAX.
 
-from crossent import grad, info, losses, multitask
+The losses and information measures are importable from here; the submodules
+(``crossent.task``, ``crossent.multitask``, ``crossent.torch``, ...) are attributes of the
+package, loaded on first use (PEP 562), so that ``import crossent`` needs NumPy only and
+imports neither PyTorch nor JAX.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from crossent._checks import get_validation, set_validation, validation
 from crossent.info import (
     binary_entropy,
     cross_entropy,
@@ -27,6 +38,9 @@ from crossent.losses import (
 
 __version__ = "0.1.0"
 
+SUBMODULES = ("calibration", "grad", "info", "keras", "losses", "multitask", "task", "torch")
+"""The public submodules, reachable as attributes of the package (loaded on first use)."""
+
 __all__ = [
     "GHMC",
     "asymmetric_loss",
@@ -36,6 +50,7 @@ __all__ = [
     "class_balanced_weights",
     "cross_entropy",
     "entropy",
+    "get_validation",
     "ghm_classification_loss",
     "grad",
     "hard_negative_mining",
@@ -47,8 +62,27 @@ __all__ = [
     "ohem",
     "perplexity",
     "self_information",
+    "set_validation",
     "sigmoid_binary_cross_entropy",
     "sigmoid_focal_loss",
     "softmax_cross_entropy",
     "softmax_focal_loss",
+    "task",
+    "validation",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``crossent.<submodule>`` without importing it first: imported here on first access."""
+    if name in SUBMODULES:
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__name__}.{name}":  # not part of this version of crossent
+                raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+            raise  # the submodule needs a package that is not installed: say which
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(SUBMODULES))

@@ -84,7 +84,8 @@ def is_jax(xp: Any) -> bool:
 
 
 def is_concrete(x: Any) -> bool:
-    """False for arrays whose values are not known now (JAX tracers under ``jit``/``grad``).
+    """False for arrays whose values are not known now (JAX tracers under ``jit``/``grad``,
+    PyTorch fake tensors under ``torch.compile``).
 
     Value checks (label ranges, probabilities in [0, 1]) run only on concrete arrays.
     """
@@ -94,7 +95,65 @@ def is_concrete(x: Any) -> bool:
         import jax
 
         return not isinstance(x, jax.core.Tracer)
+    if array_api_compat.is_torch_array(x):
+        return not _torch_is_symbolic(x)
     return True
+
+
+def _torch_is_symbolic(x: Any) -> bool:
+    """Whether ``x`` is a fake or meta tensor, or torch is compiling (no values to read)."""
+    import torch
+
+    if x.device.type == "meta" or torch.compiler.is_compiling():
+        return True
+    from torch._subclasses.fake_tensor import is_fake
+
+    return bool(is_fake(x))
+
+
+def jax_is_tracing() -> bool:
+    """Whether JAX is tracing a function now (``jit``, ``grad``, ``vmap``, ...).
+
+    Inside a trace even arithmetic on concrete arrays captured from outside gives tracers,
+    so nothing computed can be read as a Python value.
+    """
+    try:
+        from jax._src import core
+    except ImportError:  # pragma: no cover - only without JAX
+        return False
+    trace_ctx = getattr(core, "trace_ctx", None)
+    if trace_ctx is not None and hasattr(trace_ctx, "is_top_level"):
+        return not trace_ctx.is_top_level()
+    import jax  # an older JAX: an array made now is a tracer exactly when tracing
+
+    return isinstance(jax.numpy.zeros(()), jax.core.Tracer)
+
+
+def readable(xp: Any, *arrays: Any) -> bool:
+    """Whether the values of ``arrays`` (``None`` ignored) can be read now, on the host.
+
+    False for JAX tracers and whenever JAX is tracing (captured concrete arrays included),
+    and for PyTorch fake or meta tensors and under ``torch.compile``.
+    """
+    present = [a for a in arrays if a is not None]
+    if is_jax(xp) and jax_is_tracing():
+        return False
+    return all(is_concrete(a) for a in present)
+
+
+def on_accelerator(*arrays: Any) -> bool:
+    """Whether any of ``arrays`` lives on a device other than the CPU (GPU, TPU, MPS, ...)."""
+    for a in arrays:
+        if a is None:
+            continue
+        if array_api_compat.is_torch_array(a):
+            if a.device.type != "cpu":
+                return True
+        elif array_api_compat.is_jax_array(a):
+            devices = getattr(a, "devices", None)
+            if devices is not None and any(d.platform != "cpu" for d in devices()):
+                return True
+    return False
 
 
 def dtype_name(dtype: Any) -> str:
@@ -102,12 +161,20 @@ def dtype_name(dtype: Any) -> str:
     return str(dtype).rsplit(".", 1)[-1]
 
 
+def _isdtype(xp: Any, dtype: Any, kind: str) -> bool:
+    """``xp.isdtype``, False for dtypes the namespace does not know (``ml_dtypes`` in NumPy)."""
+    try:
+        return bool(xp.isdtype(dtype, kind))
+    except TypeError:
+        return False
+
+
 def is_floating(xp: Any, x: Any) -> bool:
-    return bool(xp.isdtype(x.dtype, "real floating")) or dtype_name(x.dtype) == "bfloat16"
+    return dtype_name(x.dtype) == "bfloat16" or _isdtype(xp, x.dtype, "real floating")
 
 
 def is_integer(xp: Any, x: Any) -> bool:
-    return bool(xp.isdtype(x.dtype, "integral"))
+    return _isdtype(xp, x.dtype, "integral")
 
 
 def index_dtype(xp: Any) -> Any:
@@ -128,6 +195,8 @@ def to_float(xp: Any, x: Any, dtype: Any) -> Any:
 
 
 def finfo_eps(xp: Any, dtype: Any) -> float:
+    if dtype_name(dtype) == "bfloat16":
+        return 2.0**-7  # ml_dtypes' bfloat16 in NumPy, which np.finfo does not know
     return float(xp.finfo(dtype).eps)
 
 
@@ -237,13 +306,136 @@ def xlogy(xp: Any, x: Any, y: Any) -> Any:
 
     ``y`` is replaced by 1 where ``x == 0`` or ``y == 0`` *before* the log, so that autograd
     does not see ``0 * log 0`` and return NaN gradients through the discarded branch, and
-    NumPy does not warn; ``x > 0 = y`` gives ``-inf``.
+    NumPy does not warn; ``x > 0 = y`` gives ``-inf``. It is :func:`mul_log` of
+    :func:`safe_log`.
     """
-    zero = x == 0
-    y_zero = y == 0
-    y_safe = xp.where(zero | y_zero, xp.ones_like(y), y)
-    term = xp.where(y_zero, xp.full_like(x, -math.inf), x * xp.log(y_safe))
-    return xp.where(zero, xp.zeros_like(x), term)
+    return mul_log(xp, x, safe_log(xp, y))
+
+
+def safe_log(xp: Any, x: Any) -> Any:
+    r""":math:`\log x` with :math:`\log 0 = -\infty`, never evaluating ``log 0``.
+
+    ``x`` is replaced by 1 where it is 0 before the log, so that NumPy does not warn and
+    autograd sees no infinite derivative in the discarded branch (its gradient there is 0).
+
+    Args:
+        xp: the array namespace.
+        x: non-negative values.
+
+    Returns:
+        ``log x``, ``-inf`` where ``x == 0``.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent._array import namespace, safe_log
+        >>> safe_log(namespace(np.zeros(1)), np.array([0.0, 1.0]))
+        array([-inf,   0.])
+    """
+    positive = x > 0
+    return xp.where(
+        positive, xp.log(xp.where(positive, x, xp.ones_like(x))), xp.full_like(x, -math.inf)
+    )
+
+
+DEFAULT_EPS = math.exp(-100.0)
+"""Default floor of the probability-input losses: ``log p ≥ -100``, PyTorch's clamp."""
+
+
+def clamped_log(xp: Any, p: Any, eps: Any) -> Any:
+    r""":math:`\log \max(p, \epsilon)`, clamped in log space (finite gradient at ``p = 0``).
+
+    Args:
+        xp: the array namespace.
+        p: probabilities.
+        eps: the floor ε in (0, 1), a number or a 0-d array of ``xp``.
+
+    Returns:
+        ``max(log p, log eps)``; its gradient is 0 where the floor is active.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent._array import clamped_log, namespace
+        >>> clamped_log(namespace(np.zeros(1)), np.array([0.0, 1.0]), 1e-7).round(4)
+        array([-16.1181,   0.    ])
+    """
+    if isinstance(eps, (int, float)):
+        floor = xp.full_like(p, math.log(eps) if eps > 0 else -math.inf)
+    else:
+        floor = xp.zeros_like(p) + xp.log(eps)
+    return xp.maximum(safe_log(xp, p), floor)
+
+
+def mul_log(xp: Any, x: Any, log_y: Any) -> Any:
+    r""":math:`x \log y` from :math:`\log y`, with :math:`0 \cdot \log 0 = 0` in value and gradient.
+
+    The rule of :func:`xlogy` for callers that hold log-probabilities: where
+    ``log_y == -inf`` the product is 0 for ``x == 0`` (a masked logit under a target of
+    probability 0) and ``-inf`` for ``x > 0``, taken as constants, so that neither the
+    value nor autograd ever forms ``0 · (-inf)`` (``log_y`` is replaced by 0 there before
+    the product: the double ``where``). Elsewhere it is the plain product, gradients
+    included (``x = 0`` with a finite ``log_y`` keeps the gradient ``log_y`` in ``x``).
+
+    Args:
+        xp: the array namespace.
+        x: non-negative coefficients (e.g. target probabilities), broadcastable against
+            ``log_y``.
+        log_y: logarithms, possibly ``-inf``.
+
+    Returns:
+        ``x * log_y`` of the broadcast shape, 0 where ``x == 0`` and ``log_y == -inf``.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent._array import mul_log, namespace
+        >>> mul_log(namespace(np.zeros(1)), np.array([0.0, 0.5]), np.array([-np.inf, -2.0]))
+        array([ 0., -1.])
+    """
+    impossible = log_y == -math.inf
+    product = x * xp.where(impossible, xp.zeros_like(log_y), log_y)
+    limit = xp.where(x == 0, xp.zeros_like(product), xp.full_like(product, -math.inf))
+    return xp.where(impossible, limit, product)
+
+
+def softcap(xp: Any, logits: Any, cap: Any) -> Any:
+    r"""Soft-capped logits :math:`c \tanh(z / c)` (Gemma 2); identity when ``cap`` is None.
+
+    The derivative is :math:`1 - (z'/c)^2` with :math:`z'` the capped logits
+    (:func:`softcap_derivative`).
+
+    Args:
+        xp: the array namespace.
+        logits: the logits ``z``.
+        cap: ``c > 0`` (a number or a 0-d array), or ``None`` for no cap.
+
+    Returns:
+        The capped logits, in ``(-c, c)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent._array import namespace, softcap
+        >>> softcap(namespace(np.zeros(1)), np.array([0.0, 1e4]), 30.0)
+        array([ 0., 30.])
+    """
+    return logits if cap is None else cap * xp.tanh(logits / cap)
+
+
+def softcap_derivative(capped: Any, cap: Any) -> Any:
+    r""":math:`\partial z' / \partial z = 1 - (z'/c)^2` of :func:`softcap`, from the capped ``z'``.
+
+    Args:
+        capped: the soft-capped logits :math:`z'`.
+        cap: the cap ``c`` (not None).
+
+    Returns:
+        The elementwise derivative, in [0, 1].
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent._array import softcap_derivative
+        >>> softcap_derivative(np.array([0.0, 15.0]), 30.0)
+        array([1.  , 0.75])
+    """
+    return 1 - (capped / cap) ** 2
 
 
 def log_base(base: float | None) -> float:

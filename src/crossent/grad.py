@@ -8,20 +8,30 @@ reduced loss; for ``reduction="none"`` it is the sum of the unreduced losses (th
 gradient each element's own loss contributes).
 
 These are the one source of truth for the fused kernels' backward passes, and each is
-tested against autograd and finite differences. The famous special case is seed 002's
+tested against autograd and finite differences. The famous special case is the articles'
 :math:`\partial L / \partial z_j = a_j - y_j` for softmax + CE and sigmoid + BCE.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from crossent import _checks, _reduce
-from crossent._array import Array, move_class_axis_back, numel, one_hot_mask, sigmoid, to_float
-from crossent.losses.binary import check_pos_weight, prepare_binary
-from crossent.losses.categorical import (
+from crossent._array import (
     DEFAULT_EPS,
+    Array,
+    move_class_axis_back,
+    mul_log,
+    numel,
+    one_hot_mask,
+    sigmoid,
+    softcap_derivative,
+    to_float,
+)
+from crossent.losses.binary import check_pos_weight, prepare_binary, prepare_binary_probs
+from crossent.losses.categorical import (
     SoftmaxTargets,
     categorical_forward,
     coefficients,
@@ -94,12 +104,12 @@ def softmax_cross_entropy(
     q = xp.exp(f.z - f.lse[..., None])
     a = coefficients(xp, f.targets, f.z.dtype)
     scale = softmax_gradient_row_scale(
-        xp, xp.sum(a, axis=-1), z_loss=z_loss, row_weight=f.row_weight, lse=f.lse
+        xp, xp.sum(a, axis=-1), z_loss=f.z_loss, row_weight=f.row_weight, lse=f.lse
     )
     g = q * scale[..., None] - a
     g = _reduce.scale_gradient(xp, g, reduction, f.divisor)
-    if logit_softcap is not None:
-        g = g * (1 - (f.z / logit_softcap) ** 2)
+    if f.cap is not None:
+        g = g * softcap_derivative(f.z, f.cap)
     return to_float(xp, move_class_axis_back(xp, g, f.axis), f.out_dtype)
 
 
@@ -132,7 +142,7 @@ def categorical_cross_entropy(
     )
     xp = f.xp
     a = coefficients(xp, f.targets, f.z.dtype)
-    above = f.z >= eps
+    above = f.z >= f.eps
     g = xp.where(above, -a / xp.where(above, f.z, xp.ones_like(f.z)), xp.zeros_like(f.z))
     g = _reduce.scale_gradient(xp, g, reduction, f.divisor)
     return to_float(xp, move_class_axis_back(xp, g, f.axis), f.out_dtype)
@@ -196,12 +206,8 @@ def binary_cross_entropy(
 
     each term 0 where its clamp is active (``p < ε`` or ``1 - p < ε``).
     """
-    _checks.number_in("eps", eps, 0.0, 1.0, low_open=True, high_open=True)
-    b = prepare_binary(
-        probs, targets, pred_name="probs", weight=weight, label_smoothing=0.0, reduction=reduction
-    )
+    b, eps = prepare_binary_probs(probs, targets, weight=weight, eps=eps, reduction=reduction)
     xp = b.xp
-    _checks.in_unit_interval(xp, "probs", b.z)
     p, one = b.z, xp.ones_like(b.z)
     zero = xp.zeros_like(p)
     pos = xp.where(p >= eps, -b.y / xp.where(p >= eps, p, one), zero)
@@ -251,7 +257,7 @@ def sigmoid_focal_loss(
     xp, b = f.b.xp, f.b
     g = xp.exp(f.log_p) - b.y
     if f.log_1mpt is not None:
-        ce = -(b.y * f.log_p + (1 - b.y) * f.log_1mp)
+        ce = -(mul_log(xp, b.y, f.log_p) + mul_log(xp, 1 - b.y, f.log_1mp))
         ratio = xp.exp(f.log_p + f.log_1mp - f.log_1mpt)
         g = modulating_factor(xp, f.log_1mpt, f.gamma) * (f.gamma * (1 - 2 * b.y) * ratio * ce + g)
     if f.alpha_t is not None:
@@ -306,11 +312,13 @@ def softmax_focal_loss(
     b = s.coef
     if s.log_1mq_t is not None:
         x = xp.maximum(-s.log_q_t, xp.zeros_like(s.log_q_t))
-        positive = x > 0
-        # x / (1 - e^{-x}) = -log q / (1 - q), whose limit at q = 1 is 1.
-        x_safe = xp.where(positive, x, xp.ones_like(x))
-        ratio = xp.where(positive, x_safe / -xp.expm1(-x_safe), xp.ones_like(x))
-        focus = 1 + s.gamma * xp.exp(s.log_q_t) * ratio
+        # x / (1 - e^{-x}) = -log q / (1 - q), whose limit at q = 1 is 1; q times it tends
+        # to 0 as q -> 0 (x -> inf: a masked logit), where it is set to 0 directly.
+        usual = (x > 0) & (x < math.inf)
+        x_safe = xp.where(usual, x, xp.ones_like(x))
+        ratio = xp.where(usual, x_safe / -xp.expm1(-x_safe), xp.ones_like(x))
+        q_ratio = xp.where(x < math.inf, xp.exp(s.log_q_t) * ratio, xp.zeros_like(x))
+        focus = 1 + s.gamma * q_ratio
         b = b * modulating_factor(xp, s.log_1mq_t, s.gamma) * focus
     if f.targets.probs is not None:
         g = q * xp.sum(b, axis=-1, keepdims=True) - b
@@ -395,19 +403,19 @@ def asymmetric_loss(
     xp, b = a.b.xp, a.b
     p, one_minus_p = xp.exp(a.log_p), xp.exp(a.log_1mp)
     pos = -one_minus_p
-    if a.gamma_pos:
+    if not _checks.is_off(a.gamma_pos):
         pos = modulating_factor(xp, a.log_1mp, a.gamma_pos) * (a.gamma_pos * p * a.log_p + pos)
     if a.shifted is None:
         # No shift: u = p, and p(1-p)/(1-u) = p, -log(1-u)(1-p)p/u = -(1-p) log(1-p).
         neg = p
-        if a.gamma_neg:
+        if not _checks.is_off(a.gamma_neg):
             neg = modulating_factor(xp, a.log_u, a.gamma_neg) * (
                 p - a.gamma_neg * one_minus_p * a.log_1mp
             )
     else:
         dp = xp.exp(a.log_p + a.log_1mp)
         inner = xp.exp(-a.log_1mu)
-        if a.gamma_neg:
+        if not _checks.is_off(a.gamma_neg):
             inner = inner + a.gamma_neg * (-a.log_1mu / a.u)
             dp = dp * modulating_factor(xp, a.log_u, a.gamma_neg)
         neg = xp.where(a.shifted, dp * inner, xp.zeros_like(dp))
@@ -425,16 +433,16 @@ def asymmetric_loss(
 
 
 def softmax_gradient_row_scale(
-    xp: Any, a_sum: Array, *, z_loss: float, row_weight: Array, lse: Array
+    xp: Any, a_sum: Array, *, z_loss: Any, row_weight: Array, lse: Array
 ) -> Array:
     r"""The factor :math:`k_i = \sum_c a_{ic} + 2 \lambda_z r_i s_i` that multiplies
     :math:`q_{ij}` in :math:`\partial \ell_i / \partial z'_{ij} = q_{ij} k_i - a_{ij}`.
 
     ``a_sum`` is :math:`\sum_c a_{ic}`, ``lse`` is :math:`s_i = \mathrm{logsumexp}_c z'_{ic}`.
     """
-    if z_loss:
-        return a_sum + 2 * z_loss * row_weight * lse
-    return a_sum
+    if _checks.is_off(z_loss):
+        return a_sum
+    return a_sum + 2 * z_loss * row_weight * lse
 
 
 @dataclass

@@ -23,6 +23,8 @@ from crossent._array import (
     Array,
     asarray,
     compute_dtype,
+    is_floating,
+    is_integer,
     log_base,
     namespace,
     to_float,
@@ -46,9 +48,9 @@ def _prepare(*named: tuple[str, Any]) -> tuple[Any, list[Any], Any]:
     xp = namespace(*arrays)
     out = []
     for (name, _), x in zip(named, arrays, strict=True):
-        if not (xp.isdtype(x.dtype, "real floating") or xp.isdtype(x.dtype, "integral")):
+        if not (is_floating(xp, x) or is_integer(xp, x)):
             _checks.floating(xp, name, x)
-        if xp.isdtype(x.dtype, "integral"):
+        if is_integer(xp, x):
             # the library's default float: float64 for NumPy (and JAX in x64 mode), else float32
             x = xp.astype(x, xp.asarray(0.0).dtype)
         _checks.in_unit_interval(xp, name, x)

@@ -39,12 +39,12 @@ from crossent._array import (
     compute_dtype,
     dtype_name,
     index_dtype,
-    is_concrete,
     is_floating,
     is_integer,
     move_class_axis_last,
     namespace,
     numel,
+    readable,
     to_float,
 )
 from crossent.losses import (
@@ -118,7 +118,7 @@ def infer_task(targets: Array, *, n_outputs: int | None = None) -> str:
         _checks.positive("n_outputs", _checks.integer("n_outputs", n_outputs))
     y = asarray(targets, "targets")
     xp = namespace(y)
-    if not is_concrete(y):
+    if not readable(xp, y):
         raise ValueError(
             "`targets`: infer_task reads the values, so it cannot run on traced JAX arrays "
             "(inside jit or grad); call it outside the traced function."
@@ -475,7 +475,7 @@ def _check_softmax_targets(
     if not is_floating(xp, targets):
         return  # booleans: the loss itself refuses them with a TypeError
     if tuple(targets.shape) == index_shape:
-        if is_concrete(targets) and bool(xp.all(targets == xp.round(targets))):
+        if _checks.values_checked(xp, targets) and bool(xp.all(targets == xp.round(targets))):
             raise TypeError(
                 f"`targets` look like class indices but have dtype {dtype_name(targets.dtype)}; "
                 f"{name} reads float targets as probabilities of the outputs' shape. Fix: "
@@ -489,7 +489,7 @@ def _check_softmax_targets(
             f"axis {ax}. Fix: give the model one output per class, or encode the targets "
             f"with {n_classes} columns (class indices of shape {index_shape} also work)."
         )
-    if not is_concrete(targets) or numel(targets) == 0:
+    if not _checks.values_checked(xp, targets) or numel(targets) == 0:
         return
     t = move_class_axis_last(xp, to_float(xp, targets, compute_dtype(xp, targets)), ax)
     if bool(xp.any((t < 0) | (t > 1))):
@@ -543,7 +543,7 @@ def _index_shape_message(
 def _check_index_range(
     xp: Any, name: str, targets: Any, n_classes: int, ignore_index: int | None
 ) -> None:
-    if not is_concrete(targets) or numel(targets) == 0:
+    if not _checks.values_checked(xp, targets) or numel(targets) == 0:
         return
     counted = targets if ignore_index is None else targets[targets != ignore_index]
     if numel(counted) == 0:
@@ -574,7 +574,7 @@ def _check_index_range(
 
 def _check_softmax_outputs(xp: Any, name: str, kind: LossKind, outputs: Any) -> None:
     """``outputs`` with the class axis last."""
-    if not is_concrete(outputs) or numel(outputs) == 0:
+    if not _checks.values_checked(xp, outputs) or numel(outputs) == 0:
         return
     out = to_float(xp, outputs, compute_dtype(xp, outputs))
     in_unit = bool(xp.all((out >= 0) & (out <= 1)))
@@ -635,7 +635,7 @@ def _check_sigmoid_targets(xp: Any, name: str, outputs: Any, targets: Any) -> No
             f"{name} needs one target per output. Fix: give the model one output per label, "
             "or check that outputs and targets come from the same batch."
         )
-    if not is_concrete(targets) or numel(targets) == 0:
+    if not _checks.values_checked(xp, targets) or numel(targets) == 0:
         return
     t = _as_float(xp, targets)
     low, high = float(xp.min(t)), float(xp.max(t))
@@ -654,7 +654,7 @@ def _check_sigmoid_targets(xp: Any, name: str, outputs: Any, targets: Any) -> No
 
 
 def _check_sigmoid_outputs(xp: Any, name: str, kind: LossKind, outputs: Any, targets: Any) -> None:
-    if not (is_concrete(outputs) and is_concrete(targets)) or numel(outputs) == 0:
+    if not _checks.values_checked(xp, outputs, targets) or numel(outputs) == 0:
         return
     out = to_float(xp, outputs, compute_dtype(xp, outputs))
     low, high = float(xp.min(out)), float(xp.max(out))
@@ -696,7 +696,7 @@ def _whole_numbers(xp: Any, x: Any) -> bool:
     """Integer dtype, or concrete floats that are all whole numbers (labels read from a CSV)."""
     if not is_floating(xp, x):
         return True
-    return is_concrete(x) and bool(xp.all(x == xp.round(x)))
+    return _checks.values_checked(xp, x) and bool(xp.all(x == xp.round(x)))
 
 
 def _as_float(xp: Any, x: Any) -> Any:

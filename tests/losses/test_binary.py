@@ -452,7 +452,7 @@ def test_error_weight_not_broadcastable(xp):
 
 def test_error_negative_pos_weight(xp):
     with pytest.raises(
-        ValueError, match=r"`pos_weight` must be non-negative; got a minimum of -2.0"
+        ValueError, match=r"`pos_weight` must be non-negative and finite; got pos_weight\[1\]=-2.0"
     ):
         sigmoid_binary_cross_entropy(
             xp.asarray(logits_of(0)),
@@ -520,3 +520,30 @@ def test_error_mixed_array_libraries():
 def test_public_names():
     assert crossent.losses.sigmoid_binary_cross_entropy is sigmoid_binary_cross_entropy
     assert crossent.losses.binary_cross_entropy is binary_cross_entropy
+
+
+# ---------------------------------------------------------------------------------------
+# Keras' clip in float32 (docs/api-notes.md): eps=1e-7 matches at p = 0, not at p = 1
+# ---------------------------------------------------------------------------------------
+
+
+def _keras_binary_crossentropy(y: np.ndarray, p: np.ndarray, eps: float = 1e-7) -> np.ndarray:
+    """Keras 3's probability BCE, in float32: clip to [eps, 1 - eps], then the two logs."""
+    p = np.clip(p.astype(np.float32), eps, 1.0 - eps)
+    y = y.astype(np.float32)
+    return -(y * np.log(p) + (1 - y) * np.log(1 - p))
+
+
+def test_eps_1e7_gives_keras_numbers_at_p_0_but_not_at_p_1():
+    # In float32, 1 - 1e-7 rounds to 1 - 2**-23: Keras' log(1 - p) at p = 1 is log(2**-23).
+    assert np.float32(1.0) - np.clip(np.float32(1.0), 1e-7, 1.0 - 1e-7) == np.float32(2.0**-23)
+    y = np.array([1.0, 0.0], dtype=np.float32)
+    keras = _keras_binary_crossentropy(y, np.array([0.0, 1.0]))
+    ours = binary_cross_entropy(
+        np.array([0.0, 1.0], dtype=np.float32), y, eps=1e-7, reduction="none"
+    )
+    assert ours.dtype == np.float32
+    # the documented numbers: -log(float32(1e-7)) and -log(2**-23)
+    np.testing.assert_allclose(keras, [16.118095, 23 * math.log(2)], rtol=1e-6)
+    np.testing.assert_allclose(ours, [16.118095, 16.118095], rtol=1e-6)
+    assert ours[0] == keras[0] and abs(ours[1] - keras[1]) > 0.17

@@ -689,7 +689,9 @@ def test_error_weight_shape(xp):
 
 
 def test_error_negative_weight(xp):
-    with pytest.raises(ValueError, match=r"`weight` must be non-negative; got a minimum of -1.0"):
+    with pytest.raises(
+        ValueError, match=r"`weight` must be non-negative and finite; got weight\[1\]=-1.0"
+    ):
         softmax_cross_entropy(
             xp.asarray(logits_of(0)),
             xp.asarray(labels_of(0), "int64"),

@@ -365,12 +365,20 @@ def test_softmax_focal_probability_targets_match_reference(xp, alpha, gamma):
 
 
 def test_softmax_focal_class_axis_one_matches_kornia(xp):
+    # kornia >= 0.7 weighs class 0 by 1 - alpha and the others by alpha: crossent's vector
+    # alpha=[1 - a, a, ..., a]. (At a = 0.5 both readings agree, which hid the difference.)
     z = logits_of(24, (2, C, 3, 2))
     y = np.random.default_rng(25).integers(0, C, size=(2, 3, 2))
+    a = 0.25
+    alpha = xp.asarray([1 - a] + [a] * (C - 1))
     out = softmax_focal_loss(
-        xp.asarray(z), xp.asarray(y, "int64"), alpha=0.5, gamma=2.0, axis=1, reduction="none"
+        xp.asarray(z), xp.asarray(y, "int64"), alpha=alpha, gamma=2.0, axis=1, reduction="none"
     )
-    ref.assert_result(xp, out, refi.kornia_focal_loss(z, y, alpha=0.5, gamma=2.0), scale=10)
+    ref.assert_result(xp, out, refi.kornia_focal_loss(z, y, alpha=a, gamma=2.0), scale=10)
+    scalar = softmax_focal_loss(
+        xp.asarray(z), xp.asarray(y, "int64"), alpha=a, gamma=2.0, axis=1, reduction="none"
+    )
+    assert not np.allclose(xp.to_numpy(scalar), refi.kornia_focal_loss(z, y, alpha=a, gamma=2.0))
 
 
 def test_softmax_focal_gamma_zero_is_softmax_cross_entropy(xp):
@@ -572,7 +580,9 @@ def test_softmax_focal_alpha_vector_of_wrong_length():
 
 
 def test_softmax_focal_negative_alpha_vector():
-    with pytest.raises(ValueError, match=r"`alpha` must be non-negative; got a minimum of -1.0."):
+    with pytest.raises(
+        ValueError, match=r"`alpha` must be non-negative and finite; got alpha\[1\]=-1.0."
+    ):
         softmax_focal_loss(np.zeros((1, 3)), np.array([0]), alpha=np.array([1.0, -1.0, 1.0]))
 
 

@@ -11,16 +11,18 @@ from typing import Any
 
 from crossent import _checks, _reduce
 from crossent._array import (
+    DEFAULT_EPS,
     Array,
     asarray,
     asarray_in,
+    clamped_log,
     compute_dtype,
     is_floating,
     log_sigmoid,
+    mul_log,
     namespace,
     to_float,
 )
-from crossent.losses.categorical import DEFAULT_EPS, clamped_log
 
 __all__ = ["binary_cross_entropy", "sigmoid_binary_cross_entropy"]
 
@@ -34,6 +36,7 @@ class BinaryInputs:
     y: Any  # targets in [0, 1], label smoothed
     weight: Any  # broadcastable elementwise weight or None
     out_dtype: Any
+    smoothing: Any = 0.0  # validated ε: a float or a 0-d array
 
 
 def prepare_binary(
@@ -42,7 +45,7 @@ def prepare_binary(
     *,
     pred_name: str,
     weight: Array | None,
-    label_smoothing: float,
+    label_smoothing: Any,
     reduction: str,
     extra: tuple[Any, ...] = (),
 ) -> BinaryInputs:
@@ -57,33 +60,44 @@ def prepare_binary(
     weight = None if weight is None else asarray_in(xp, weight, "weight")
     _checks.reduction(reduction)
     _checks.floating(xp, pred_name, pred)
-    smoothing = _checks.number_in("label_smoothing", label_smoothing, 0.0, 1.0)
+    dtype = compute_dtype(xp, pred)
+    smoothing = _checks.option(
+        xp, "label_smoothing", label_smoothing, dtype=dtype, high=1.0, high_open=False
+    )
     _checks.same_shape(
         "targets", tuple(targets.shape), tuple(pred.shape), f"the shape of `{pred_name}`"
     )
-    dtype = compute_dtype(xp, pred)
     if not is_floating(xp, targets):
         targets = xp.astype(targets, dtype)
     _checks.in_unit_interval(xp, "targets", targets)
     y = to_float(xp, targets, dtype)
-    if smoothing:
+    if not _checks.is_off(smoothing):
         y = y * (1 - smoothing) + smoothing / 2
     if weight is not None:
         _checks.floating(xp, "weight", weight)
         _checks.broadcastable("weight", tuple(weight.shape), tuple(pred.shape))
         weight = to_float(xp, weight, dtype)
-    return BinaryInputs(xp, to_float(xp, pred, dtype), y, weight, pred.dtype)
+    return BinaryInputs(xp, to_float(xp, pred, dtype), y, weight, pred.dtype, smoothing)
+
+
+def prepare_binary_probs(
+    probs: Array, targets: Array, *, weight: Array | None, eps: Any, reduction: str
+) -> tuple[BinaryInputs, Any]:
+    """:func:`prepare_binary` for probabilities in [0, 1], with the clamp ``eps`` in (0, 1)."""
+    b = prepare_binary(
+        probs, targets, pred_name="probs", weight=weight, label_smoothing=0.0, reduction=reduction
+    )
+    floor = _checks.option(b.xp, "eps", eps, dtype=b.z.dtype, high=1.0, low_open=True)
+    _checks.in_unit_interval(b.xp, "probs", b.z)
+    return b, floor
 
 
 def check_pos_weight(xp: Any, pos_weight: Any, shape: tuple[int, ...], dtype: Any) -> Any:
-    """``pos_weight`` as a float array broadcastable to ``shape`` (non-negative)."""
+    """``pos_weight`` as a float array broadcastable to ``shape`` (non-negative, finite)."""
     pos_weight = asarray_in(xp, pos_weight, "pos_weight")
     _checks.floating(xp, "pos_weight", pos_weight)
     _checks.broadcastable("pos_weight", tuple(pos_weight.shape), shape)
-    if _checks.any_true(xp, pos_weight < 0):
-        raise ValueError(
-            f"`pos_weight` must be non-negative; got a minimum of {float(xp.min(pos_weight))!r}."
-        )
+    _checks.finite_non_negative(xp, "pos_weight", pos_weight)
     return to_float(xp, pos_weight, dtype)
 
 
@@ -144,10 +158,10 @@ def sigmoid_binary_cross_entropy(
         extra=(pos_weight,),
     )
     xp = b.xp
-    pos_term = b.y * log_sigmoid(xp, b.z)
+    pos_term = mul_log(xp, b.y, log_sigmoid(xp, b.z))
     if pos_weight is not None:
         pos_term = pos_term * check_pos_weight(xp, pos_weight, tuple(b.z.shape), b.z.dtype)
-    loss = -(pos_term + (1 - b.y) * log_sigmoid(xp, -b.z))
+    loss = -(pos_term + mul_log(xp, 1 - b.y, log_sigmoid(xp, -b.z)))
     if b.weight is not None:
         loss = loss * b.weight
     return to_float(xp, _reduce.reduce(xp, loss, reduction), b.out_dtype)
@@ -194,13 +208,9 @@ def binary_cross_entropy(
     """
     if check:
         _checks.pairing(probs, targets, loss="binary_cross_entropy")
-    _checks.number_in("eps", eps, 0.0, 1.0, low_open=True, high_open=True)
-    b = prepare_binary(
-        probs, targets, pred_name="probs", weight=weight, label_smoothing=0.0, reduction=reduction
-    )
+    b, floor = prepare_binary_probs(probs, targets, weight=weight, eps=eps, reduction=reduction)
     xp = b.xp
-    _checks.in_unit_interval(xp, "probs", b.z)
-    loss = -(b.y * clamped_log(xp, b.z, eps) + (1 - b.y) * clamped_log(xp, 1 - b.z, eps))
+    loss = -(b.y * clamped_log(xp, b.z, floor) + (1 - b.y) * clamped_log(xp, 1 - b.z, floor))
     if b.weight is not None:
         loss = loss * b.weight
     return to_float(xp, _reduce.reduce(xp, loss, reduction), b.out_dtype)

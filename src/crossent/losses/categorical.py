@@ -12,8 +12,10 @@ with ``q`` the predicted distribution and ``a_{ic} ≥ 0`` the *target coefficie
 
 This is PyTorch's ``cross_entropy`` rule for label smoothing ε and class weights ``w``.
 The gradient with respect to the logits then has the closed form
-:math:`\partial \ell_i / \partial z_{ij} = q_{ij} \sum_c a_{ic} - a_{ij}` (seed 002's
-``a − y`` when ``a`` is one-hot), which :mod:`crossent.grad` uses.
+:math:`\partial \ell_i / \partial z_{ij} = q_{ij} \sum_c a_{ic} - a_{ij}` (the articles'
+``a − y`` when ``a`` is one-hot), which :mod:`crossent.grad` uses. A term with
+:math:`a_{ic} = 0` counts 0 even where :math:`\log q_{ic} = -\infty` (a masked logit):
+:math:`0 \log 0 = 0`, in the value and in the gradient.
 """
 
 from __future__ import annotations
@@ -24,23 +26,24 @@ from typing import Any
 
 from crossent import _checks, _reduce
 from crossent._array import (
+    DEFAULT_EPS,
     Array,
     asarray,
     asarray_in,
+    clamped_log,
     compute_dtype,
     is_integer,
     logsumexp,
     move_class_axis_last,
+    mul_log,
     namespace,
     one_hot_mask,
+    softcap,
     take_along_last,
     to_float,
 )
 
-__all__ = ["categorical_cross_entropy", "softmax_cross_entropy"]
-
-DEFAULT_EPS = math.exp(-100.0)
-"""Default floor of the probability-input losses: ``log p ≥ -100``, PyTorch's clamp."""
+__all__ = ["DEFAULT_EPS", "categorical_cross_entropy", "softmax_cross_entropy"]
 
 
 @dataclass
@@ -56,7 +59,7 @@ class SoftmaxTargets:
     valid: Any = None  # bool mask of counted samples (class-index targets)
     probs: Any = None
     weight: Any = None  # per-class weights, or None
-    smoothing: float = 0.0
+    smoothing: Any = 0.0  # ε: a float, or a 0-d array (e.g. traced by jax.jit)
 
 
 def prepare_targets(
@@ -68,10 +71,20 @@ def prepare_targets(
     dtype: Any,
     weight: Any,
     ignore_index: int | None,
-    label_smoothing: float,
+    label_smoothing: Any,
+    pred_name: str = "logits",
 ) -> SoftmaxTargets:
-    """Validate ``targets`` against a prediction of ``pred_shape`` (class axis ``axis``)."""
+    """Validate ``targets`` against a prediction ``pred_name`` of ``pred_shape`` (class axis
+    ``axis``).
+
+    ``label_smoothing`` is already validated (a float, or a 0-d array of ``xp``).
+    """
     n_classes = pred_shape[axis]
+    if n_classes == 0:
+        raise ValueError(
+            f"`{pred_name}` must have at least one class along axis {axis}; got shape "
+            f"{tuple(pred_shape)}."
+        )
     if weight is not None:
         weight = asarray_in(xp, weight, "weight")
         _checks.class_weight(xp, weight, n_classes)
@@ -103,7 +116,7 @@ def prepare_targets(
     _checks.in_unit_interval(xp, "targets", targets)
     _checks.rows_sum_to_one(xp, "targets", targets, axis=axis)
     probs = move_class_axis_last(xp, to_float(xp, targets, dtype), axis)
-    if label_smoothing:
+    if not _checks.is_off(label_smoothing):
         probs = (1 - label_smoothing) * probs + label_smoothing / n_classes
     return SoftmaxTargets(n_classes, probs=probs, weight=weight, smoothing=label_smoothing)
 
@@ -147,6 +160,9 @@ def weighted_nll(xp: Any, t: SoftmaxTargets, scores: Any, rw: Any, lse: Any = No
     when ``lse`` is None), class axis last. For class indices without smoothing only the
     target's entry is needed, so the full ``log q`` is never built; the smoothing term is
     :math:`\tfrac{\varepsilon}{C} \sum_c w_c (-\log q_{ic})`, a matrix–vector product.
+    Every product of a coefficient and a log-probability follows :math:`0 \log 0 = 0`
+    (:func:`crossent._array.mul_log`), so masked (``-inf``) logits under a coefficient of 0
+    give 0, not NaN.
     """
 
     def log_q() -> Any:
@@ -154,32 +170,45 @@ def weighted_nll(xp: Any, t: SoftmaxTargets, scores: Any, rw: Any, lse: Any = No
 
     if t.probs is not None:
         full = log_q()
-        return -xp.sum(coefficients(xp, t, full.dtype) * full, axis=-1)
+        return -xp.sum(mul_log(xp, coefficients(xp, t, full.dtype), full), axis=-1)
     picked = take_along_last(xp, scores, t.indices)
-    nll = (picked if lse is None else picked - lse) * (-rw)
-    if t.smoothing:
+    nll = -mul_log(xp, rw, picked if lse is None else picked - lse)
+    if not _checks.is_off(t.smoothing):
         full = log_q()
         if t.weight is None:
-            smooth = -xp.sum(full, axis=-1)
+            log_q_sum = xp.sum(full, axis=-1)
         else:
-            smooth = -xp.sum(full * t.weight, axis=-1)
-        valid = xp.astype(t.valid, full.dtype)
-        nll = (1 - t.smoothing) * nll + (t.smoothing / t.n_classes) * smooth * valid
+            log_q_sum = xp.sum(mul_log(xp, t.weight, full), axis=-1)
+        share = xp.astype(t.valid, full.dtype) * (t.smoothing / t.n_classes)
+        nll = (1 - t.smoothing) * nll - mul_log(xp, share, log_q_sum)
     return nll
+
+
+def softmax_options(
+    xp: Any, dtype: Any, label_smoothing: Any, z_loss: Any, logit_softcap: Any
+) -> tuple[Any, Any, Any]:
+    """``label_smoothing`` in [0, 1], ``z_loss`` ≥ 0 and ``logit_softcap`` > 0 (or None),
+    each a number or a 0-d array of ``xp`` (see :func:`crossent._checks.option`)."""
+    smoothing = _checks.option(
+        xp, "label_smoothing", label_smoothing, dtype=dtype, high=1.0, high_open=False
+    )
+    z = _checks.option(xp, "z_loss", z_loss, dtype=dtype)
+    cap = (
+        None
+        if logit_softcap is None
+        else _checks.option(xp, "logit_softcap", logit_softcap, dtype=dtype, low_open=True)
+    )
+    return smoothing, z, cap
 
 
 def check_softmax_options(
     label_smoothing: float, z_loss: float, logit_softcap: float | None
 ) -> tuple[float, float, float | None]:
+    """:func:`softmax_options` for callers that need Python numbers (the fused kernels)."""
     smoothing = _checks.number_in("label_smoothing", label_smoothing, 0.0, 1.0)
     z = _checks.non_negative("z_loss", z_loss)
     cap = None if logit_softcap is None else _checks.positive("logit_softcap", logit_softcap)
     return smoothing, z, cap
-
-
-def softcap(xp: Any, logits: Any, cap: float | None) -> Any:
-    r"""Soft-capped logits :math:`c \tanh(z / c)` (Gemma 2); identity when ``cap`` is None."""
-    return logits if cap is None else cap * xp.tanh(logits / cap)
 
 
 @dataclass
@@ -194,6 +223,9 @@ class SoftmaxForward:
     divisor: Any
     axis: int
     out_dtype: Any
+    z_loss: Any = 0.0  # validated λ_z: a float or a 0-d array
+    cap: Any = None  # validated soft-cap c, or None
+    eps: Any = DEFAULT_EPS  # validated clamp of categorical CE
 
 
 def softmax_forward(
@@ -214,11 +246,11 @@ def softmax_forward(
     xp = namespace(logits, targets, weight)
     _checks.reduction(reduction)
     _checks.floating(xp, "logits", logits)
-    check_softmax_options(label_smoothing, z_loss, logit_softcap)
-    if ignore_index is not None:
-        _checks.integer("ignore_index", ignore_index)
-    ax = _checks.axis("axis", axis, logits.ndim)
     dtype = compute_dtype(xp, logits)
+    smoothing, z_coef, cap = softmax_options(xp, dtype, label_smoothing, z_loss, logit_softcap)
+    if ignore_index is not None:
+        ignore_index = _checks.integer("ignore_index", ignore_index)
+    ax = _checks.axis("axis", axis, logits.ndim)
     t = prepare_targets(
         xp,
         targets,
@@ -227,12 +259,14 @@ def softmax_forward(
         dtype=dtype,
         weight=weight,
         ignore_index=ignore_index,
-        label_smoothing=float(label_smoothing),
+        label_smoothing=smoothing,
     )
-    z = softcap(xp, move_class_axis_last(xp, to_float(xp, logits, dtype), ax), logit_softcap)
+    z = softcap(xp, move_class_axis_last(xp, to_float(xp, logits, dtype), ax), cap)
     lse = logsumexp(xp, z, axis=-1)
     rw = row_weight(xp, t, dtype)
-    return SoftmaxForward(xp, z, lse, t, rw, mean_divisor(xp, t, rw), ax, logits.dtype)
+    return SoftmaxForward(
+        xp, z, lse, t, rw, mean_divisor(xp, t, rw), ax, logits.dtype, z_loss=z_coef, cap=cap
+    )
 
 
 def softmax_cross_entropy(
@@ -320,8 +354,8 @@ def softmax_cross_entropy(
     )
     xp = f.xp
     loss = weighted_nll(xp, f.targets, f.z, f.row_weight, lse=f.lse)
-    if z_loss:
-        loss = loss + z_loss * f.row_weight * f.lse**2
+    if not _checks.is_off(f.z_loss):
+        loss = loss + f.z_loss * f.row_weight * f.lse**2
     return to_float(xp, _reduce.reduce(xp, loss, reduction, f.divisor), f.out_dtype)
 
 
@@ -385,7 +419,7 @@ def categorical_cross_entropy(
         reduction=reduction,
     )
     xp = f.xp
-    loss = weighted_nll(xp, f.targets, clamped_log(xp, f.z, eps), f.row_weight)
+    loss = weighted_nll(xp, f.targets, clamped_log(xp, f.z, f.eps), f.row_weight)
     return to_float(xp, _reduce.reduce(xp, loss, reduction, f.divisor), f.out_dtype)
 
 
@@ -405,12 +439,12 @@ def categorical_forward(
     xp = namespace(probs, targets, weight)
     _checks.reduction(reduction)
     _checks.floating(xp, "probs", probs)
-    _checks.number_in("eps", eps, 0.0, 1.0, low_open=True, high_open=True)
+    dtype = compute_dtype(xp, probs)
+    floor = _checks.option(xp, "eps", eps, dtype=dtype, high=1.0, low_open=True)
     if ignore_index is not None:
-        _checks.integer("ignore_index", ignore_index)
+        ignore_index = _checks.integer("ignore_index", ignore_index)
     ax = _checks.axis("axis", axis, probs.ndim)
     _checks.in_unit_interval(xp, "probs", probs)
-    dtype = compute_dtype(xp, probs)
     t = prepare_targets(
         xp,
         targets,
@@ -420,15 +454,8 @@ def categorical_forward(
         weight=weight,
         ignore_index=ignore_index,
         label_smoothing=0.0,
+        pred_name="probs",
     )
     q = move_class_axis_last(xp, to_float(xp, probs, dtype), ax)
     rw = row_weight(xp, t, dtype)
-    return SoftmaxForward(xp, q, None, t, rw, mean_divisor(xp, t, rw), ax, probs.dtype)
-
-
-def clamped_log(xp: Any, p: Any, eps: float) -> Any:
-    r""":math:`\log \max(p, \epsilon)`, clamped in log space (finite gradient at ``p = 0``)."""
-    floor = math.log(eps) if eps > 0 else -math.inf
-    safe = xp.where(p > 0, p, xp.ones_like(p))
-    log_p = xp.where(p > 0, xp.log(safe), xp.full_like(p, floor))
-    return xp.maximum(log_p, xp.full_like(p, floor))
+    return SoftmaxForward(xp, q, None, t, rw, mean_divisor(xp, t, rw), ax, probs.dtype, eps=floor)

@@ -30,7 +30,9 @@ from crossent._array import (
     asarray_in,
     log_sigmoid,
     logsumexp,
+    mul_log,
     namespace,
+    safe_log,
     take_along_last,
     to_float,
 )
@@ -40,17 +42,18 @@ from crossent.losses.categorical import SoftmaxForward, softmax_forward
 __all__ = ["asymmetric_loss", "sigmoid_focal_loss", "softmax_focal_loss"]
 
 
-def safe_log(xp: Any, x: Any) -> Any:
-    """``log x`` with ``log 0 = -inf``, without evaluating ``log 0`` (no warning, no NaN grad)."""
-    positive = x > 0
-    return xp.where(
-        positive, xp.log(xp.where(positive, x, xp.ones_like(x))), xp.full_like(x, -math.inf)
-    )
+def modulating_factor(xp: Any, log_base: Any, gamma: Any) -> Any:
+    r""":math:`b^\gamma = \exp(\gamma \log b)` from :math:`\log b`; finite gradient for every γ ≥ 0.
 
-
-def modulating_factor(xp: Any, log_base: Any, gamma: float) -> Any:
-    r""":math:`b^\gamma = \exp(\gamma \log b)` from :math:`\log b`; finite gradient for every γ ≥ 0."""
-    return xp.exp(gamma * log_base)
+    At :math:`b = 0` (``log_base = -inf``) it is :math:`0^\gamma`: 0 for γ > 0 and 1 for
+    γ = 0 (torchvision's ``(1 - p_t) ** 0``), with a gradient of 0 with respect to both
+    ``log_base`` and γ — ``-inf`` is replaced before the product, so ``0 · (-inf)`` never
+    forms. ``gamma`` is a number or a 0-d array (e.g. traced by ``jax.grad``).
+    """
+    finite = log_base > -math.inf
+    factor = xp.exp(gamma * xp.where(finite, log_base, xp.zeros_like(log_base)))
+    at_zero = (gamma == 0) if not isinstance(gamma, float) else xp.asarray(gamma == 0)
+    return xp.where(finite, factor, xp.astype(at_zero, factor.dtype) * xp.ones_like(factor))
 
 
 # ---------------------------------------------------------------------------------------
@@ -65,9 +68,9 @@ class SigmoidFocalForward:
     b: BinaryInputs
     log_p: Any  # log σ(z)
     log_1mp: Any  # log σ(-z) = log(1 - σ(z))
-    log_1mpt: Any  # log(1 - p_t), or None when gamma == 0
+    log_1mpt: Any  # log(1 - p_t), or None when gamma is the number 0
     alpha_t: Any  # α y + (1 - α)(1 - y), or None when alpha is None
-    gamma: float
+    gamma: Any  # a float or a 0-d array
 
 
 def sigmoid_focal_forward(
@@ -80,16 +83,16 @@ def sigmoid_focal_forward(
     reduction: str,
 ) -> SigmoidFocalForward:
     """Validate the inputs of :func:`sigmoid_focal_loss` and compute its log-space pieces."""
-    if alpha is not None:
-        _checks.number_in("alpha", alpha, 0.0, 1.0)
-    gamma = _checks.non_negative("gamma", gamma)
     b = prepare_binary(
         logits, targets, pred_name="logits", weight=weight, label_smoothing=0.0, reduction=reduction
     )
-    xp = b.xp
+    xp, dtype = b.xp, b.z.dtype
+    if alpha is not None:
+        alpha = _checks.option(xp, "alpha", alpha, dtype=dtype, high=1.0, high_open=False)
+    gamma = _checks.option(xp, "gamma", gamma, dtype=dtype)
     log_p, log_1mp = log_sigmoid(xp, b.z), log_sigmoid(xp, -b.z)
     log_1mpt = None
-    if gamma:
+    if not _checks.is_off(gamma):
         # 1 - p_t = y (1 - p) + (1 - y) p (torchvision's p_t, which also serves soft targets),
         # as a log-sum-exp of the two log terms; exactly log σ(∓z) for targets 1 and 0.
         log_1mpt = xp.logaddexp(safe_log(xp, b.y) + log_1mp, safe_log(xp, 1 - b.y) + log_p)
@@ -163,7 +166,7 @@ def sigmoid_focal_loss(
         logits, targets, alpha=alpha, gamma=gamma, weight=weight, reduction=reduction
     )
     xp, b = f.b.xp, f.b
-    loss = -(b.y * f.log_p + (1 - b.y) * f.log_1mp)
+    loss = -(mul_log(xp, b.y, f.log_p) + mul_log(xp, 1 - b.y, f.log_1mp))
     if f.log_1mpt is not None:
         loss = modulating_factor(xp, f.log_1mpt, f.gamma) * loss
     if f.alpha_t is not None:
@@ -191,7 +194,12 @@ def log1m_softmax(xp: Any, z: Any, lse: Any) -> Any:
         return xp.full_like(z, -math.inf)
     classes = xp.arange(n_classes, device=array_api_compat.device(z))
     top = xp.argmax(z, axis=-1)[..., None] == classes
-    others = logsumexp(xp, xp.where(top, xp.full_like(z, -math.inf), z), axis=-1) - lse
+    rest = xp.where(top, xp.full_like(z, -math.inf), z)
+    # Every other class masked (-inf): 1 - q_top = 0 exactly. The log-sum-exp of an all
+    # -inf row has a NaN gradient, so such rows see zeros in its place (double where).
+    some = xp.max(rest, axis=-1) > -math.inf
+    safe_rest = xp.where(some[..., None], rest, xp.zeros_like(rest))
+    others = xp.where(some, logsumexp(xp, safe_rest, axis=-1), xp.full_like(lse, -math.inf)) - lse
     # The top class's q is replaced by 0 before log1p so that no gradient flows through
     # log1p(-1) = -inf on the branch that `where` discards.
     q_rest = xp.where(top, xp.zeros_like(z), xp.exp(z - lse[..., None]))
@@ -206,8 +214,8 @@ class SoftmaxFocalForward:
     log_q: Any  # log softmax, class axis last
     coef: Any  # α_c × target coefficient: [..., C] for probabilities, [...] (at y) for indices
     log_q_t: Any  # log q at the target ([...]) for indices, else log_q
-    log_1mq_t: Any  # log(1 - q) likewise, or None when gamma == 0
-    gamma: float
+    log_1mq_t: Any  # log(1 - q) likewise, or None when gamma is the number 0
+    gamma: Any  # a float or a 0-d array
 
 
 def softmax_focal_forward(
@@ -221,7 +229,6 @@ def softmax_focal_forward(
     reduction: str,
 ) -> SoftmaxFocalForward:
     """Validate the inputs of :func:`softmax_focal_loss` and compute its log-space pieces."""
-    gamma = _checks.non_negative("gamma", gamma)
     f = softmax_forward(
         logits,
         targets,
@@ -234,22 +241,23 @@ def softmax_focal_forward(
         reduction=reduction,
     )
     xp, t, dtype = f.xp, f.targets, f.z.dtype
+    gamma = _checks.option(xp, "gamma", gamma, dtype=dtype)
     alpha_c = None
-    if isinstance(alpha, (int, float)) and not isinstance(alpha, bool):
-        alpha_c = _checks.non_negative("alpha", alpha)
+    if _checks.is_scalar(alpha):
+        alpha_c = _checks.option(xp, "alpha", alpha, dtype=dtype)  # one number for every class
     elif alpha is not None:
         alpha = asarray_in(xp, alpha, "alpha")
         namespace(f.z, alpha)
         _checks.class_weight(xp, alpha, t.n_classes, name="alpha")
         alpha_c = to_float(xp, alpha, dtype)
     log_q = f.z - f.lse[..., None]
-    log_1mq = log1m_softmax(xp, f.z, f.lse) if gamma else None
+    log_1mq = None if _checks.is_off(gamma) else log1m_softmax(xp, f.z, f.lse)
     if t.probs is not None:
         coef = t.probs if alpha_c is None else t.probs * alpha_c
         return SoftmaxFocalForward(f, log_q, coef, log_q, log_1mq, gamma)
     coef = f.row_weight  # the valid mask as floats (no class weights here)
     if alpha_c is not None:
-        if isinstance(alpha_c, float):
+        if isinstance(alpha_c, float) or alpha_c.ndim == 0:
             coef = coef * alpha_c
         else:
             flat = xp.take(alpha_c, xp.reshape(t.indices, (-1,)), axis=0)
@@ -279,8 +287,9 @@ def softmax_focal_loss(
     and for probability targets ``t``,
     :math:`\ell_i = -\sum_c \alpha_c\, t_{ic}\, (1 - q_{ic})^\gamma \log q_{ic}`.
     ``alpha`` is a per-class weight vector (e.g. the output of
-    :func:`crossent.class_balanced_weights`), or a number that scales every term (kornia's
-    ``focal_loss``), or ``None``: off. ``gamma=0`` is :func:`crossent.softmax_cross_entropy`
+    :func:`crossent.class_balanced_weights`), or a number that scales every term, or
+    ``None``: off (kornia ≥ 0.7 reads its scalar α as the vector ``[1 − α, α, …, α]``:
+    pass that vector for its numbers). ``gamma=0`` is :func:`crossent.softmax_cross_entropy`
     (with ``weight=alpha``, up to the ``"mean"`` divisor below). :math:`\log(1 - q)` is
     computed from the logits (a log-sum-exp over the other classes), so confident logits
     and γ < 1 give finite gradients.
@@ -337,10 +346,10 @@ def softmax_focal_loss(
         reduction=reduction,
     )
     f, xp = s.f, s.f.xp
-    term = -s.log_q_t
+    coef = s.coef
     if s.log_1mq_t is not None:
-        term = modulating_factor(xp, s.log_1mq_t, s.gamma) * term
-    loss = s.coef * term
+        coef = coef * modulating_factor(xp, s.log_1mq_t, s.gamma)
+    loss = -mul_log(xp, coef, s.log_q_t)
     if f.targets.probs is not None:
         loss = xp.sum(loss, axis=-1)
     return to_float(xp, _reduce.reduce(xp, loss, reduction, f.divisor), f.out_dtype)
@@ -362,9 +371,9 @@ class AsymmetricForward:
     u: Any  # p_m = max(p - clip, 0), with 1 where inactive; None without clip
     log_u: Any  # log p_m (log σ(z) without clip)
     log_1mu: Any  # log(1 - p_m) (log σ(-z) without clip)
-    gamma_pos: float
-    gamma_neg: float
-    clip: float
+    gamma_pos: Any  # each a float or a 0-d array
+    gamma_neg: Any
+    clip: Any
 
 
 def asymmetric_forward(
@@ -378,15 +387,15 @@ def asymmetric_forward(
     reduction: str,
 ) -> AsymmetricForward:
     """Validate the inputs of :func:`asymmetric_loss` and compute its log-space pieces."""
-    gamma_pos = _checks.non_negative("gamma_pos", gamma_pos)
-    gamma_neg = _checks.non_negative("gamma_neg", gamma_neg)
-    m = 0.0 if clip is None else _checks.number_in("clip", clip, 0.0, 1.0, high_open=True)
     b = prepare_binary(
         logits, targets, pred_name="logits", weight=weight, label_smoothing=0.0, reduction=reduction
     )
-    xp = b.xp
+    xp, dtype = b.xp, b.z.dtype
+    gamma_pos = _checks.option(xp, "gamma_pos", gamma_pos, dtype=dtype)
+    gamma_neg = _checks.option(xp, "gamma_neg", gamma_neg, dtype=dtype)
+    m = 0.0 if clip is None else _checks.option(xp, "clip", clip, dtype=dtype, high=1.0)
     log_p, log_1mp = log_sigmoid(xp, b.z), log_sigmoid(xp, -b.z)
-    if not m:
+    if _checks.is_off(m):
         return AsymmetricForward(
             b, log_p, log_1mp, None, None, log_p, log_1mp, gamma_pos, gamma_neg, m
         )
@@ -477,10 +486,10 @@ def asymmetric_loss(
     )
     xp, b = a.b.xp, a.b
     pos = -a.log_p
-    if a.gamma_pos:
+    if not _checks.is_off(a.gamma_pos):
         pos = modulating_factor(xp, a.log_1mp, a.gamma_pos) * pos
     neg = -a.log_1mu
-    if a.gamma_neg:
+    if not _checks.is_off(a.gamma_neg):
         neg = modulating_factor(xp, a.log_u, a.gamma_neg) * neg
     if a.shifted is not None:
         neg = xp.where(a.shifted, neg, xp.zeros_like(neg))
