@@ -21,7 +21,7 @@ from crossent import (
     softmax_cross_entropy,
     softmax_focal_loss,
 )
-from crossent.explain import TOPICS, focal_four_kinds
+from crossent.cli.explain import TOPICS, focal_four_kinds
 
 N, C = 6, 4
 REDUCTIONS = ["none", "mean", "sum"]
@@ -634,13 +634,13 @@ def test_explain_focal_weights_follow_the_formula_and_both_orders():
     assert v["paper_weight/hard positive"] == pytest.approx(0.25 * 0.9**2)
     assert v["paper_weight/hard negative"] == pytest.approx(0.75 * 0.9**2)
     assert v["paper_weight/easy positive"] == pytest.approx(0.25 * 0.1**2)
-    assert v["seed_weight/easy negative"] == pytest.approx(0.25 * 0.1**2)
+    assert v["article_weight/easy negative"] == pytest.approx(0.25 * 0.1**2)
     assert (
-        "hard negative > hard positive > easy negative > easy positive (not the seed's"
+        "hard negative > hard positive > easy negative > easy positive (not the article's"
         in section.note
     )
     assert (
-        "hard positive > hard negative > easy positive > easy negative (the seed's stated"
+        "hard positive > hard negative > easy positive > easy negative (the article's stated"
         in section.note
     )
 

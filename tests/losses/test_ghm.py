@@ -11,7 +11,7 @@ from hypothesis.extra.numpy import arrays
 import reference as ref
 import reference_imbalance as refi
 from crossent import GHMC, ghm_classification_loss, grad
-from crossent.explain import ghm_weights_by_kind
+from crossent.cli.explain import ghm_weights_by_kind
 from crossent.losses.ghm import ghm_weights
 
 N, C = 8, 5

@@ -28,7 +28,10 @@ five classes or fewer, F1 on soft targets) is left out with a note too.
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +41,9 @@ from crossent._array import namespace, sigmoid, softmax
 from crossent._checks import sums_to_one
 from crossent.info import binary_entropy, entropy, kl_divergence
 from crossent.task import ROW_SUM_TOLERANCE, TASKS, check, infer_task, loss_for
+
+from .files import InputError, load_array, same_samples
+from .table import format_table
 
 __all__ = [
     "CALIBRATION_BINS",
@@ -93,7 +99,7 @@ def expected_calibration_error(
 
     Example:
         >>> import numpy as np
-        >>> from crossent.evaluate import expected_calibration_error
+        >>> from crossent.cli.evaluate import expected_calibration_error
         >>> conf = np.array([0.9, 0.9, 0.6, 0.6])
         >>> round(expected_calibration_error(conf, np.array([1, 1, 1, 0])), 4)
         0.1
@@ -206,7 +212,7 @@ def evaluate(
 
     Example:
         >>> import numpy as np
-        >>> from crossent.evaluate import evaluate
+        >>> from crossent.cli.evaluate import evaluate
         >>> result = evaluate(np.array([2.0, -1.0, 0.5, -3.0]), np.array([1, 0, 0, 0]))
         >>> result["task"], result["input"], result["metrics"]["accuracy"]
         ('binary', 'logits', 0.75)
@@ -412,3 +418,71 @@ def _soft(pred: np.ndarray, targets: np.ndarray, from_logits: bool, loss: Any) -
         "prediction_entropy": float(np.mean(entropy(q))),
     }
     return metrics, []
+
+
+# ---------------------------------------------------------------------------------------
+# The command
+# ---------------------------------------------------------------------------------------
+
+HELP = "score saved predictions (.npy/.npz/.csv)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``crossent eval``: PRED, TARGET, the input kind, the task, --json."""
+    parser.add_argument("pred", help="predictions: .npy, .npz (FILE.npz:KEY) or .csv")
+    parser.add_argument(
+        "target", help="targets: labels [N], or one-hot / multi-hot / probability rows [N, C]"
+    )
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument(
+        "--from-logits",
+        dest="from_logits",
+        action="store_true",
+        default=None,
+        help="predictions are logits",
+    )
+    kind.add_argument(
+        "--probs", dest="from_logits", action="store_false", help="predictions are probabilities"
+    )
+    parser.add_argument(
+        "--task",
+        default="auto",
+        choices=["auto", *TASKS],
+        help="the task (default: inferred from the targets)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Score the files and print the metrics; a guessed input kind is a warning on stderr.
+
+    Returns:
+        The exit code, 0.
+
+    Raises:
+        InputError: unreadable files, files of different lengths, inputs :func:`evaluate`
+            refuses.
+    """
+    pred = load_array(args.pred, what="prediction")
+    target = load_array(args.target, what="target")
+    same_samples(pred, target, args.pred, args.target)
+    try:
+        result = evaluate(pred, target, from_logits=args.from_logits, task=args.task)
+    except (ValueError, TypeError) as exc:
+        raise InputError(str(exc)) from exc
+    if result["input_guess"]:
+        print(
+            f"crossent eval: warning: treating {args.pred} as {result['input']} "
+            f"({result['input_guess']}); pass --probs or --from-logits to say which.",
+            file=sys.stderr,
+        )
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"task: {result['task']}   input: {result['input']}   samples: {result['n']}")
+    print(f"loss: {result['loss']}")
+    rows = [[name, f"{value:.6g}"] for name, value in result["metrics"].items()]
+    print(format_table(["metric", "value"], rows))
+    for note in result["notes"]:
+        print(f"note: {note}")
+    return 0

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import reference as ref
-from crossent.evaluate import (
+from crossent.cli.evaluate import (
     CALIBRATION_BINS,
     TOP_K,
     InputReading,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crossent.advise import (
+from crossent.cli.advise import (
     MAX_LISTED_CLASSES,
     STRAY_LABEL_FACTOR,
     STRONG_IMBALANCE,

@@ -1,4 +1,4 @@
-"""``crossent explain``: the seeds' worked examples, computed live by the library.
+"""``crossent explain``: the articles' worked examples, computed live by the library.
 
 Each topic is a function returning :class:`Section` s — a title, a table and a note — so
 that the command can print them and tests can check the numbers. Every number in a
@@ -8,6 +8,7 @@ column quotes what the source article prints, for comparison.
 
 from __future__ import annotations
 
+import argparse
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from crossent.losses import categorical_cross_entropy, softmax_cross_entropy
 from crossent.losses.binary import sigmoid_binary_cross_entropy
 from crossent.losses.focal import sigmoid_focal_loss
 from crossent.losses.ghm import ghm_forward, ghm_weights
+
+from .table import format_table
 
 
 @dataclass
@@ -48,8 +51,8 @@ def kl_and_cross_entropy() -> Section:
     p, q = np.array([1.0, 0.0, 0.0]), np.array([0.7, 0.2, 0.1])
     kl, h_pq, h_p = (float(kl_divergence(p, q)), float(cross_entropy(p, q)), float(entropy(p)))
     return Section(
-        "C1  KL divergence and cross-entropy  (seeds 001, 003)",
-        ["quantity", "p = [1, 0, 0], q = [0.7, 0.2, 0.1]", "seed prints"],
+        "C1  KL divergence and cross-entropy  (the articles)",
+        ["quantity", "p = [1, 0, 0], q = [0.7, 0.2, 0.1]", "article prints"],
         [
             ["KL(p‖q) = Σ p log(p/q)", _f(kl), "0.36"],
             ["H(p, q) = −Σ p log q", _f(h_pq), ""],
@@ -62,7 +65,7 @@ def kl_and_cross_entropy() -> Section:
 
 
 def worked_losses() -> Section:
-    """C2 and C3: single-sample and batch cross-entropy from the seeds' tables."""
+    """C2 and C3: single-sample and batch cross-entropy from the articles' tables."""
     pred = np.array([[0.2, 0.7, 0.1]])
     c2 = float(categorical_cross_entropy(pred, np.array([1])))
     c3 = float(categorical_cross_entropy(np.array([[0.5, 0.4, 0.1]]), np.array([0])))
@@ -72,8 +75,8 @@ def worked_losses() -> Section:
     batch_mean = float(categorical_cross_entropy(batch_pred, batch_y))
     from_logits = float(softmax_cross_entropy(np.log(pred), np.array([1])))
     return Section(
-        "C2, C3  Cross-entropy loss of a prediction  (seeds 001, 003)",
-        ["example", "loss (nats)", "seed prints"],
+        "C2, C3  Cross-entropy loss of a prediction  (the articles)",
+        ["example", "loss (nats)", "article prints"],
         [
             ["label dog [0,1,0], pred [0.2,0.7,0.1]", _f(c2), "0.36"],
             ["label [1,0,0], pred [0.5,0.4,0.1]", _f(c3), "ln 2 = 0.6931"],
@@ -118,7 +121,7 @@ def information() -> Section:
         ],
     ]
     return Section(
-        "C4  Information and entropy  (seeds 001, 003)",
+        "C4  Information and entropy  (the articles)",
         ["quantity", "nats", "bits"],
         rows,
         "Rarer events carry more information; entropy is its expectation and peaks at p = 0.5.",
@@ -146,7 +149,7 @@ def softmax_gradient() -> Section:
         for j in range(3)
     ]
     return Section(
-        "C7  Gradient of softmax + cross-entropy  (seed 002)",
+        "C7  Gradient of softmax + cross-entropy  (the articles)",
         ["logit", "z", "a = softmax(z)", "y", "∂L/∂z closed form", "finite difference"],
         rows,
         "∂L/∂z_j = a_j − y_j: no softmax-derivative factor survives, so no vanishing gradient.",
@@ -164,7 +167,7 @@ TOPICS: dict[str, tuple[str, Callable[[], list[Section]]]] = {
 
 
 # ---------------------------------------------------------------------------------------
-# Imbalanced and hard examples (seed 003): focal loss and GHM-C
+# Imbalanced and hard examples: focal loss and GHM-C
 # ---------------------------------------------------------------------------------------
 
 PAPER_ALPHA, PAPER_GAMMA = 0.25, 2.0
@@ -173,8 +176,8 @@ PAPER_ALPHA, PAPER_GAMMA = 0.25, 2.0
 EASY_PT, HARD_PT = 0.9, 0.1
 """Probability of the true outcome that the tables call an easy and a hard example."""
 
-SEED_ORDER = ["hard positive", "hard negative", "easy positive", "easy negative"]
-"""Seed 003's stated order of attention: 正难 > 负难 > 正易 > 负易."""
+ARTICLE_ORDER = ["hard positive", "hard negative", "easy positive", "easy negative"]
+"""The order of attention an article states for focal loss: 正难 > 负难 > 正易 > 负易."""
 
 
 def _logit(p: float) -> float:
@@ -201,9 +204,9 @@ def focal_four_kinds() -> Section:
     paper = np.asarray(
         sigmoid_focal_loss(z, y, alpha=PAPER_ALPHA, gamma=PAPER_GAMMA, reduction="none")
     )
-    # The seed's table attenuates the *negatives* by α: in the paper's parametrisation
+    # The article's table attenuates the *negatives* by α: in the paper's parametrisation
     # that is alpha = 1 - 0.25 on the positive term.
-    seed = np.asarray(
+    article = np.asarray(
         sigmoid_focal_loss(z, y, alpha=1 - PAPER_ALPHA, gamma=PAPER_GAMMA, reduction="none")
     )
     names = [k[0] for k in kinds]
@@ -215,29 +218,38 @@ def focal_four_kinds() -> Section:
             _f(ce[i]),
             _f(paper[i] / ce[i]),
             _f(paper[i]),
-            _f(seed[i] / ce[i]),
-            _f(seed[i]),
+            _f(article[i] / ce[i]),
+            _f(article[i]),
         ]
         for i, (name, t, pt) in enumerate(kinds)
     ]
     paper_order = _ordering(names, list(paper))
-    seed_order = _ordering(names, list(seed))
-    stated = " > ".join(SEED_ORDER)
+    article_order = _ordering(names, list(article))
+    stated = " > ".join(ARTICLE_ORDER)
 
     def verdict(order: str) -> str:
-        return "the seed's stated order" if order == stated else "not the seed's stated order"
+        return "the article's stated order" if order == stated else "not the article's stated order"
 
     return Section(
-        f"C14  Focal loss on the four kinds of example  (seed 003; γ = {PAPER_GAMMA:g}, α = {PAPER_ALPHA:g})",
-        ["example", "y", "p_t", "CE", "weight (paper)", "FL (paper)", "weight (seed)", "FL (seed)"],
+        f"C14  Focal loss on the four kinds of example  (an article's table; γ = {PAPER_GAMMA:g}, α = {PAPER_ALPHA:g})",
+        [
+            "example",
+            "y",
+            "p_t",
+            "CE",
+            "weight (paper)",
+            "FL (paper)",
+            "weight (article)",
+            "FL (article)",
+        ],
         rows,
         "weight = FL / CE = α_t (1 − p_t)^γ. Paper: α multiplies positives, 1 − α negatives; "
-        "seed: α multiplies negatives.\n"
+        "the article: α multiplies negatives.\n"
         f"Order under the paper's convention: {paper_order} ({verdict(paper_order)}).\n"
-        f"Order under the seed's convention:  {seed_order} ({verdict(seed_order)}).",
+        f"Order under the article's convention:  {article_order} ({verdict(article_order)}).",
         {
             **{f"paper_weight/{n}": float(paper[i] / ce[i]) for i, n in enumerate(names)},
-            **{f"seed_weight/{n}": float(seed[i] / ce[i]) for i, n in enumerate(names)},
+            **{f"article_weight/{n}": float(article[i] / ce[i]) for i, n in enumerate(names)},
         },
     )
 
@@ -323,3 +335,33 @@ TOPICS["ghm"] = (
     "GHM-C weights against focal weights by gradient norm (C15)",
     lambda: [ghm_weights_by_kind()],
 )
+
+
+# ---------------------------------------------------------------------------------------
+# The command
+# ---------------------------------------------------------------------------------------
+
+HELP = "the articles' worked examples, computed live"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``crossent explain``: an optional topic."""
+    parser.add_argument(
+        "topic",
+        nargs="?",
+        default="core",
+        choices=sorted(TOPICS),
+        help="what to explain (default: core). "
+        + "; ".join(f"{k}: {v[0]}" for k, v in sorted(TOPICS.items())),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print each section of the topic: title, table, note. Returns the exit code, 0."""
+    for section in TOPICS[args.topic][1]():
+        print(section.title)
+        print(format_table(section.headers, section.rows))
+        if section.note:
+            print(section.note)
+        print()
+    return 0

@@ -1,6 +1,6 @@
 """``crossent advise``: which activation and loss fit saved targets, and why.
 
-:func:`advise` reads the targets (NumPy arrays, as :func:`crossent._io.load_array` gives
+:func:`advise` reads the targets (NumPy arrays, as :func:`crossent.cli.files.load_array` gives
 them) and returns a plain dictionary: the task (:func:`crossent.task.infer_task`), the
 recommended activation and loss with the reason (:func:`crossent.task.loss_for`), the class
 balance and, when the imbalance is strong, what to do about it. Given the model's outputs
@@ -10,13 +10,18 @@ too, it reports what :func:`crossent.task.check` finds wrong with the pairing.
 
 from __future__ import annotations
 
+import argparse
 import importlib
+import json
 from typing import Any
 
 import numpy as np
 
-from crossent.evaluate import class_indices, read_input_kind
 from crossent.task import LOSS_KINDS, check, infer_task, loss_for
+
+from .evaluate import class_indices, read_input_kind
+from .files import InputError, load_array, same_samples
+from .table import format_table
 
 __all__ = [
     "MAX_CLASSES",
@@ -67,18 +72,18 @@ def advise(
         ``None``, or ``{"labels", "n_labels", "samples", "usual_range"}`` for class
         indices far beyond the others (:func:`stray_label_cutoff`), which are left out of
         the counts. ``input_guess`` says why the predictions' kind is only a guess
-        (:func:`crossent.evaluate.read_input_kind`). Mistakes in ``pred`` are reported in
+        (:func:`crossent.cli.evaluate.read_input_kind`). Mistakes in ``pred`` are reported in
         ``problems``, not raised.
 
     Raises:
         ValueError: targets from which no task can be read (see
             :func:`crossent.task.infer_task`), class indices too large to count (see
-            :func:`crossent.evaluate.class_indices` and :data:`MAX_CLASSES`), an unknown
+            :func:`crossent.cli.evaluate.class_indices` and :data:`MAX_CLASSES`), an unknown
             ``loss``.
 
     Example:
         >>> import numpy as np
-        >>> from crossent.advise import advise
+        >>> from crossent.cli.advise import advise
         >>> result = advise(np.array([0] * 95 + [1] * 5))
         >>> result["task"], result["recommendation"]["loss"], result["balance"]["imbalance_ratio"]
         ('binary', 'sigmoid_binary_cross_entropy', 19.0)
@@ -391,8 +396,6 @@ def _whole(y: np.ndarray) -> bool:
 
 def render(result: dict[str, Any], *, target_name: str = "targets", pred_name: str = "") -> str:
     """The text ``crossent advise`` prints for a result of :func:`advise`."""
-    from crossent.cli import format_table
-
     rec = result["recommendation"]
     balance = result["balance"]
     lines = [
@@ -451,3 +454,49 @@ def render(result: dict[str, Any], *, target_name: str = "targets", pred_name: s
 
 def _format_count(value: float) -> str:
     return str(value) if isinstance(value, int) else f"{value:.4g}"
+
+
+# ---------------------------------------------------------------------------------------
+# The command
+# ---------------------------------------------------------------------------------------
+
+HELP = "which loss for saved targets, and why; flags mistakes"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``crossent advise``: TARGET, --pred, --loss, --json."""
+    parser.add_argument(
+        "target", help="targets: labels [N], or one-hot / multi-hot / probability rows [N, C]"
+    )
+    parser.add_argument("--pred", help="the model's outputs (logits or probabilities), to check")
+    parser.add_argument(
+        "--loss",
+        choices=sorted(LOSS_KINDS),
+        help="the loss the outputs are for (default: the recommended one)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Advise on the targets (and check the predictions); print text or JSON.
+
+    Returns:
+        The exit code, 0 (problems found in the predictions are output, not failures).
+
+    Raises:
+        InputError: unreadable files, files of different lengths, targets :func:`advise`
+            refuses.
+    """
+    target = load_array(args.target, what="target")
+    pred = None if args.pred is None else load_array(args.pred, what="prediction")
+    if pred is not None:
+        same_samples(pred, target, args.pred, args.target)
+    try:
+        result = advise(target, pred, loss=args.loss)
+    except (ValueError, TypeError) as exc:
+        raise InputError(str(exc)) from exc
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(render(result, target_name=args.target, pred_name=args.pred or ""))
+    return 0

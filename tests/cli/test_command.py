@@ -1,6 +1,6 @@
 """The ``crossent`` command: explain, eval and advise, with good and broken files.
 
-Exit codes (DESIGN.md): 0 success, 2 bad usage or bad input with a one-line reason on
+Exit codes: 0 success, 2 bad usage or bad input with a one-line reason on
 stderr and never a traceback.
 """
 
