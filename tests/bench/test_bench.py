@@ -67,7 +67,7 @@ def test_run_structure(tmp_path: Path) -> None:
         "### Linear + cross-entropy",
         "### NumPy core",
         "### Scaling",
-        "### Goals of the issue",
+        "### Targets",
     ):
         assert heading in table
     goals = {g["goal"]: g for g in report["goals"]}

@@ -33,6 +33,7 @@ from crossent.torch import (
     vocab_parallel_linear_cross_entropy,
 )
 from crossent.torch.distributed import COMMUNICATION, communication_bytes
+from crossent.torch.fused import host
 
 WORLD_SIZE = 2
 JOB_TIMEOUT_S = 240
@@ -209,7 +210,7 @@ def _linear_case(
         "targets": torch.as_tensor(targets, dtype=torch.int64),
         "options": options,
         "upstream": upstream,
-        "chunk_bytes": chunk_bytes,  # replaces fused.CHUNK_BYTES on the ranks for this case
+        "chunk_bytes": chunk_bytes,  # replaces host.CHUNK_BYTES on the ranks for this case
         "hidden_grad": hidden_grad,
     }
 
@@ -363,9 +364,9 @@ def _run_linear(rank: int, case: dict[str, Any]) -> dict[str, Any]:
     hidden = case["hidden"].clone().requires_grad_(case["hidden_grad"])
     weight = case["weight"][lo:hi].clone().requires_grad_(True)
     bias = None if case["bias"] is None else case["bias"][lo:hi].clone().requires_grad_(True)
-    default_chunk_bytes = fused.CHUNK_BYTES
+    default_chunk_bytes = host.CHUNK_BYTES
     if case["chunk_bytes"] is not None:
-        fused.CHUNK_BYTES = case["chunk_bytes"]
+        host.CHUNK_BYTES = case["chunk_bytes"]
     if case["kind"] == "module":
         v, d = case["weight"].shape
         full = nn.Linear(d, v, bias=bias is not None, dtype=case["weight"].dtype)
@@ -386,7 +387,7 @@ def _run_linear(rank: int, case: dict[str, Any]) -> dict[str, Any]:
     except (ValueError, TypeError) as exc:
         return {"error": exc}
     finally:
-        fused.CHUNK_BYTES = default_chunk_bytes
+        host.CHUNK_BYTES = default_chunk_bytes
     forward = COMMUNICATION.bytes - before[0], COMMUNICATION.calls - before[1]
     total = (loss * case["upstream"].to(loss.dtype)).sum()
     if case.get("twice"):

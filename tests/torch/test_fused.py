@@ -6,7 +6,6 @@ composed-torch fallback — so the fallback is known to give the same numbers.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +21,7 @@ from crossent import grad
 from crossent._array import namespace
 from crossent.losses.categorical import coefficients, prepare_targets
 from crossent.torch import LinearCrossEntropy, cross_entropy, fused, linear_cross_entropy
+from crossent.torch.fused import host
 
 BACKENDS = ["torch"] + (["c"] if fused.kernel_backend() == "c" else [])
 
@@ -511,10 +511,10 @@ def test_linear_any_chunking_gives_the_same_numbers(
 
 
 def test_linear_default_chunking_splits_wide_vocabularies() -> None:
-    assert fused.chunking(None, 2048, 32768) == fused.Chunking(512, 32768)
-    wide = fused.chunking(None, 1000, 10**6)
-    assert wide.rows == fused.MIN_CHUNK_ROWS and wide.cols * wide.rows * 4 <= fused.CHUNK_BYTES
-    assert fused.chunking(None, 3, 10) == fused.Chunking(3, 10)
+    assert host.chunking(None, 2048, 32768) == host.Chunking(512, 32768)
+    wide = host.chunking(None, 1000, 10**6)
+    assert wide.rows == host.MIN_CHUNK_ROWS and wide.cols * wide.rows * 4 <= host.CHUNK_BYTES
+    assert host.chunking(None, 3, 10) == host.Chunking(3, 10)
 
 
 def test_linear_errors() -> None:
@@ -581,39 +581,3 @@ def test_sparse_coefficients_equal_the_dense_ones(smoothing: float, weighted: bo
     rebuilt = sparse.smooth[:, None] * w + sparse.target[:, None] * F.one_hot(t.indices, 4).double()
     torch.testing.assert_close(rebuilt, dense)
     torch.testing.assert_close(sparse.total, dense.sum(-1))
-
-
-def test_c_and_torch_kernels_agree_on_large_rows(monkeypatch: pytest.MonkeyPatch) -> None:
-    gen = torch.Generator().manual_seed(7)
-    x = 4 * torch.randn(6, 5000, generator=gen)
-    y = torch.randint(0, 5000, (6,), generator=gen)
-    k, u, h = (torch.rand(6, generator=gen) for _ in range(3))
-    results = []
-    for name in BACKENDS:
-        monkeypatch.setenv(fused.KERNEL_ENV, "torch" if name == "torch" else "auto")
-        stats = fused.row_stats(x, y, 30.0)
-        out = torch.empty_like(x)
-        fused.apply_gradient(x, out, y, 30.0, stats.lse, k, u, h)
-        results.append((stats.lse, stats.target, stats.total, out))
-        want_lse = torch.logsumexp(30 * torch.tanh(x.double() / 30), -1)
-        torch.testing.assert_close(stats.lse.double(), want_lse, rtol=1e-6, atol=1e-5)
-    for a, b in zip(results[0], results[-1], strict=True):
-        torch.testing.assert_close(a, b, rtol=2e-5, atol=1e-4)
-
-
-def test_kernel_builds_into_the_cache_and_falls_back_without_a_compiler(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setenv(fused.KERNEL_ENV, "auto")
-    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
-    broken = fused._Kernel()
-    assert broken.get() is None and broken.error
-    assert not list(tmp_path.rglob("*.so"))
-    if "c" not in BACKENDS:
-        return
-    monkeypatch.delenv("CC")
-    kernel = fused._Kernel()
-    lib = kernel.get()
-    assert lib is not None and hasattr(lib, "crossent_stats_f32")
-    assert [p.parent.name for p in tmp_path.rglob("*.so")] == ["crossent"]

@@ -34,7 +34,7 @@ GROUPS = ("ce", "lce", "numpy", "sweep", "vp")
 sweep's as ``sweep-ce`` / ``sweep-lce``."""
 
 VP_RANKS = 2
-"""Processes of the vocabulary-parallel cases: one per core of the 2-core CI machine."""
+"""Processes of the vocabulary-parallel cases (one per core on a 2-core machine)."""
 
 
 @dataclass
@@ -96,8 +96,8 @@ FULL = Sizes(
     sweep_repeats=3,
     vp=(4096, 256, 32768),
 )
-"""The sizes of the issue's goals (2-core CPU): CE on [4096, 32768], linear CE at
-N=2048, D=1024, V=32768, NumPy on [10^6, 10]."""
+"""The reference sizes, at which the targets are stated: CE on [4096, 32768], linear CE
+at N=2048, D=1024, V=32768, NumPy on [10^6, 10]."""
 
 QUICK = Sizes(
     ce=(1024, 32768),
@@ -112,7 +112,7 @@ QUICK = Sizes(
     fallback=False,
     vp=(1024, 128, 16384),
 )
-"""Smaller sizes for ``--quick`` (under two minutes on 2 cores), without the fallback runs."""
+"""Smaller sizes for ``--quick`` (a few minutes), without the fallback runs."""
 
 
 def cases(sizes: Sizes) -> list[Case]:
@@ -295,7 +295,7 @@ def _value(r: Result) -> str:
 
 
 def render(results: Sequence[Result]) -> tuple[str, list[dict[str, Any]]]:
-    """Markdown tables of the results and the issue's goals, met or missed."""
+    """Markdown tables of the results and the performance targets, met or missed."""
     out: list[str] = []
     goals: list[dict[str, Any]] = []
 
@@ -506,7 +506,7 @@ def render(results: Sequence[Result]) -> tuple[str, list[dict[str, Any]]]:
             ]
             for g in goals
         ]
-        out.append("\n### Goals of the issue\n")
+        out.append("\n### Targets\n")
         out.append(_table(["goal", "measured", "verdict"], rows))
     return "\n".join(out) + "\n", goals
 
@@ -595,7 +595,7 @@ def run(
     table, goals = render(results)
     if sizes is not FULL:
         table = (
-            "_Smaller sizes than the issue's goals are stated for: the verdicts below are "
+            "_Smaller sizes than the targets are stated for: the verdicts below are "
             "indicative only; run `crossent bench` for the real ones._\n\n" + table
         )
     report = {

@@ -25,7 +25,7 @@ __all__ = [
     "SoftmaxFocalLoss",
 ]
 
-# Fused low-memory kernels (issue 7).
+# Fused low-memory kernels.
 from crossent.torch.fused import (
     LinearCrossEntropy,
     cross_entropy,
@@ -34,7 +34,7 @@ from crossent.torch.fused import (
 
 __all__ += ["LinearCrossEntropy", "cross_entropy", "linear_cross_entropy"]
 
-# Vocabulary-parallel cross-entropy over torch.distributed (issue 8).
+# Vocabulary-parallel cross-entropy over torch.distributed.
 from crossent.torch.distributed import (  # noqa: E402
     VocabParallelLinearCrossEntropy,
     vocab_parallel_cross_entropy,

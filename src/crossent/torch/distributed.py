@@ -19,7 +19,7 @@ With the sparse target coefficients :math:`a_{ij} = h_i [j = y_i] + u_i` of
 :func:`crossent.grad.softmax_index_coefficients` the loss of
 :func:`crossent.softmax_cross_entropy` is
 :math:`\ell_i = h_i (s_i - z_{iy_i}) + u_i (V s_i - T_i) + \lambda_z r_i s_i^2`
-(:func:`crossent.torch.fused.rows_loss`), and its closed-form gradient
+(:func:`crossent.torch.fused.host.rows_loss`), and its closed-form gradient
 :math:`q_{ij} k_i - a_{ij}` (:func:`crossent.grad.softmax_cross_entropy`) restricted to a
 shard needs only :math:`s_i` and the targets, which every rank has: the logits' gradient
 needs no communication. :func:`vocab_parallel_linear_cross_entropy` runs the chunked
@@ -46,30 +46,29 @@ import torch.distributed as dist
 from torch import nn
 
 from crossent import _checks, _reduce, grad
-from crossent._array import namespace
-from crossent.torch.fused import (
-    Chunking,
+from crossent.torch.fused.functions import (
     CrossEntropyFunction,
     LinearCrossEntropyFunction,
+    first_derivative_only,
+)
+from crossent.torch.fused.host import (
+    Chunking,
     Options,
     Rows,
-    RowStats,
-    _check_linear,
-    _check_options,
-    _check_tensor,
-    _softcap,
     check_chunk_size,
     check_index_targets,
+    check_linear,
     check_logits,
+    check_options,
+    check_tensor,
     chunking,
-    first_derivative_only,
     gradient_lse,
     inplace_decision,
     prepare_rows,
-    row_scale_from_grad_output,
-    stats_dtype,
+    upstream_scale,
     weighted_term,
 )
+from crossent.torch.fused.kernels import XP, RowStats, softcap, softcap_slope, stats_dtype
 
 __all__ = [
     "VocabParallelLinearCrossEntropy",
@@ -78,9 +77,6 @@ __all__ = [
     "vocab_parallel_linear_cross_entropy",
     "vocab_shard_bounds",
 ]
-
-_XP = namespace(torch.empty(0))
-"""The array API namespace of torch tensors, for the core helpers."""
 
 SIZE_BYTES = 8
 """Bytes each rank contributes to the exchange of shard sizes: one int64."""
@@ -337,16 +333,16 @@ class VocabParallelSoftTargetsFunction(torch.autograd.Function):
     ) -> torch.Tensor:
         dt = stats_dtype(local_logits)
         v_r = local_logits.shape[-1]
-        z = _softcap(local_logits.reshape(-1, v_r).to(dt), opts.logit_softcap)
+        z = softcap(local_logits.reshape(-1, v_r).to(dt), opts.logit_softcap)
         p = targets.reshape(-1, v_r).to(dt)
         stats = _soft_stats(z, p, opts, group)
-        _checks.row_sums_are_one(_XP, "targets", stats.mass, n_classes, targets.dtype)
+        _checks.row_sums_are_one(XP, "targets", stats.mass, n_classes, targets.dtype)
         rows = _soft_rows_loss(stats, opts, n_classes)
         n = rows.shape[0]
         if opts.reduction == "none":
             loss = rows.reshape(local_logits.shape[:-1])
         else:
-            loss = _reduce.reduce(_XP, rows, opts.reduction, n)
+            loss = _reduce.reduce(XP, rows, opts.reduction, n)
         ctx.save_for_backward(local_logits, targets)
         ctx.opts, ctx.stats, ctx.n_classes, ctx.n = opts, stats, n_classes, n
         return loss.to(local_logits.dtype)
@@ -367,10 +363,10 @@ class VocabParallelSoftTargetsFunction(torch.autograd.Function):
         eps, lse = opts.label_smoothing, gradient_lse(stats.lse)
         v_r = local_logits.shape[-1]
         x = local_logits.reshape(-1, v_r).to(lse.dtype)
-        z = _softcap(x, opts.logit_softcap)
+        z = softcap(x, opts.logit_softcap)
         a = (1 - eps) * targets.reshape(-1, v_r).to(lse.dtype) + eps / n_classes
         k = grad.softmax_gradient_row_scale(
-            _XP,
+            XP,
             (1 - eps) * stats.mass + eps,
             z_loss=opts.z_loss,
             row_weight=torch.ones_like(lse),
@@ -378,9 +374,9 @@ class VocabParallelSoftTargetsFunction(torch.autograd.Function):
         )
         g = torch.exp(z - lse[:, None]) * k[:, None] - a
         if opts.logit_softcap is not None:
-            g = g * (1 - (z / opts.logit_softcap) ** 2)
-        g = _reduce.scale_gradient(_XP, g, opts.reduction, ctx.n)
-        scale = row_scale_from_grad_output(grad_output, opts.reduction, lse.dtype)
+            g = g * softcap_slope(z, opts.logit_softcap)
+        g = _reduce.scale_gradient(XP, g, opts.reduction, ctx.n)
+        scale = upstream_scale(grad_output, opts.reduction, lse.dtype)
         if scale is not None:
             g = g * (scale[:, None] if scale.ndim == 1 else scale)
         return g.to(local_logits.dtype).reshape(local_logits.shape)
@@ -495,9 +491,9 @@ def vocab_parallel_cross_entropy(
         >>> dist.destroy_process_group()
     """
     check_logits(local_logits, "local_logits", "a vocabulary axis")
-    opts = _check_options(ignore_index, label_smoothing, z_loss, logit_softcap, reduction)
+    opts = check_options(ignore_index, label_smoothing, z_loss, logit_softcap, reduction)
     inplace = inplace_decision(local_logits, inplace_backward, "local_logits")
-    _check_tensor("targets", targets)
+    check_tensor("targets", targets)
     if targets.is_floating_point():
         if weight is not None:
             raise ValueError("`weight` needs class-index targets here.")
@@ -605,8 +601,8 @@ def vocab_parallel_linear_cross_entropy(
         [0.3567, 0.6931]
         >>> dist.destroy_process_group()
     """
-    opts = _check_options(ignore_index, label_smoothing, z_loss, logit_softcap, reduction)
-    _check_linear(hidden, local_weight, local_bias, ("hidden", "local_weight", "local_bias"))
+    opts = check_options(ignore_index, label_smoothing, z_loss, logit_softcap, reduction)
+    check_linear(hidden, local_weight, local_bias, ("hidden", "local_weight", "local_bias"))
     if not isinstance(reduce_hidden_grad, bool):
         raise TypeError(
             f"`reduce_hidden_grad` must be a bool; got reduce_hidden_grad={reduce_hidden_grad!r}."
@@ -709,7 +705,7 @@ class VocabParallelLinearCrossEntropy(nn.Module):
                 f"VocabParallelLinearCrossEntropy got unexpected keyword {unknown[0]!r}; "
                 f"expected one of {', '.join(_MODULE_OPTIONS)}."
             )
-        _check_options(
+        check_options(
             options.get("ignore_index", -100),
             options.get("label_smoothing", 0.0),
             options.get("z_loss", 0.0),
