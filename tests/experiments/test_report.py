@@ -17,6 +17,7 @@ from crossent.experiments.registry import (
     DOES_NOT_HOLD,
     HOLDS,
     HOLDS_WITH_CORRECTION,
+    INCONCLUSIVE,
     Claim,
     Context,
     Figure,
@@ -185,3 +186,93 @@ def test_a_failed_write_leaves_the_previous_report(tmp_path: Path) -> None:
         report.write(broken, Options(), tmp_path, seconds=1.0, versions="v")
     assert (tmp_path / "claims.json").read_text(encoding="utf-8") == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["claims.json", "index.html"]
+
+
+def evidence_outcome(verdict_: str = INCONCLUSIVE, *, quick: bool = True) -> report.Outcome:
+    from crossent.experiments.stats import Evidence, sweep_point
+
+    rng = np.random.default_rng(0)
+    points = [
+        sweep_point(
+            "positive rate",
+            rate,
+            {"focal": rng.normal(0.5, 0.02, 5), "BCE": rng.normal(0.49, 0.02, 5)},
+            claimed="focal",
+            baseline="BCE",
+            metric="average precision",
+            ceiling=0.6,
+        )
+        for rate in (0.1, 0.01, 0.001)
+    ]
+    evidence = Evidence(
+        "average precision", 5, points, 0.03, claimed="focal", baseline="BCE", quick=quick
+    )
+    result = Result(
+        verdict_,
+        "criterion",
+        {"x": 1.0},
+        "setting",
+        "finding",
+        headline="h",
+        evidence=evidence,
+        published=[Table("Published: a paper's Table 1", ["method", "AP"], [["focal", "34.0"]])],
+    )
+    return report.Outcome(
+        claim_returning("C13", "focal beats BCE", "seed 003", result), result, 2.0
+    )
+
+
+def test_evidence_renders_sweep_plot_table_power_and_published_numbers() -> None:
+    outcome = evidence_outcome()
+    page = report.render_html([outcome], Options(quick=True), seconds=1.0, versions="v")
+    checker = TagChecker()
+    checker.feed(page)
+    checker.close()
+    assert checker.errors == [] and checker.stack == []
+    assert checker.tags.count("svg") == 1  # the sweep plot, made by the report
+    assert f">{INCONCLUSIVE}</span>" in page and "<em>inconclusive</em>" in page
+    assert "× 1" in page  # the inconclusive count in the summary
+    assert 'class="quick"' in page and "Quick run." in page
+    ev = outcome.result.evidence
+    assert ev is not None
+    assert "detectable difference 0.03" in page
+    assert "5 per method and point" in page
+    # One row per sweep point with each method's interval, the difference and the ceiling gap.
+    first = ev.sweep[0]
+    assert (
+        f"{first.difference.mean:.3g} [{first.difference.lo:.3g}, {first.difference.hi:.3g}]"
+        in page
+    )
+    best = max(iv.mean for iv in first.methods.values())
+    assert f'<td class="num">{0.6 - best:.3g}</td>' in page
+    assert "Published: a paper&#x27;s Table 1" in page and "34.0" in page
+    # The plot marks the ceiling.
+    assert "Bayes-optimal" in page
+
+
+def test_a_full_run_is_not_marked_quick() -> None:
+    page = report.render_html(
+        [evidence_outcome(HOLDS, quick=False)], Options(), seconds=1.0, versions="v"
+    )
+    assert 'class="quick"' not in page and "quick run:" not in page
+
+
+def test_claims_json_carries_the_evidence_contract() -> None:
+    record = json.loads(report.claims_json([evidence_outcome()]))[0]
+    assert record["verdict"] == INCONCLUSIVE
+    assert record["metric"] == "average precision" and record["repeats"] == 5
+    assert len(record["sweep"]) == 3 and record["ceiling"] == [0.6, 0.6, 0.6]
+    for point in record["sweep"]:
+        assert {"variable", "value", "methods", "difference"} <= set(point)
+        assert set(point["methods"]) == {"focal", "BCE"}
+        lo, hi = point["difference"]["ci"]
+        assert lo <= point["difference"]["mean"] <= hi
+    assert record["detectable_difference"] == 0.03 and record["quick"] is True
+
+
+def test_parse_only_selects_a_split_claim_whole_or_in_part() -> None:
+    claims = [Claim(i, "", "", lambda ctx: None) for i in ("C6", "C16a", "C16b", "C16c")]  # type: ignore[arg-type,return-value]
+    assert [c.id for c in parse_only("C16", claims)] == ["C16a", "C16b", "C16c"]
+    assert [c.id for c in parse_only("c16b,C6", claims)] == ["C6", "C16b"]
+    with pytest.raises(ValueError, match="`--only` must list claim ids"):
+        parse_only("C1", claims)

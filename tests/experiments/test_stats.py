@@ -113,3 +113,85 @@ def test_evidence_record_has_the_claims_json_fields() -> None:
         },
         "difference": {"mean": 0.02, "ci": [0.01, 0.03]},
     }
+
+
+def test_sweep_point_pairs_repeats_and_signs_the_difference() -> None:
+    from crossent.experiments.stats import sweep_point
+
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(0.30, 0.02, 6), rng.normal(0.25, 0.02, 6)
+    p = sweep_point("steps", 100, {"a": a, "b": b}, claimed="a", baseline="b", metric="accuracy")
+    d = a - b
+    lo, hi = sps.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=sps.sem(d))
+    assert (p.difference.mean, p.difference.lo, p.difference.hi) == pytest.approx(
+        (d.mean(), lo, hi), abs=1e-12
+    )
+    assert p.methods["b"].mean == pytest.approx(b.mean(), abs=1e-15)
+    assert p.value == 100.0 and p.ceiling is None
+    assert p.detectable == pytest.approx(detectable_difference(d), abs=1e-15)
+    # A loss: the claimed method should be lower, so the difference is baseline − claimed.
+    q = sweep_point("steps", 1, {"a": a, "b": b}, claimed="a", baseline="b", metric="test loss")
+    assert q.difference.mean == pytest.approx(-d.mean(), abs=1e-15)
+    assert "detectable_difference" in p.as_dict()
+    with pytest.raises(ValueError, match="`baseline` must name one of"):
+        sweep_point("steps", 1, {"a": a}, claimed="a", baseline="c", metric="accuracy")
+
+
+@pytest.mark.parametrize(
+    ("intervals", "margin", "non_inferiority", "expected"),
+    [
+        ([(-0.01, 0.01)] * 3, 0.02, False, HOLDS),  # every interval inside ± margin
+        ([(-0.01, 0.01), (0.03, 0.05)], 0.02, False, DOES_NOT_HOLD),  # one wholly above
+        ([(-0.05, -0.03)], 0.02, False, DOES_NOT_HOLD),  # wholly below
+        ([(-0.03, 0.01)], 0.02, False, INCONCLUSIVE),  # straddles the margin
+        ([(0.03, 0.05)], 0.02, True, HOLDS),  # better is fine when only a shortfall counts
+        ([(-0.01, 0.2)], 0.02, True, HOLDS),
+        ([(-0.05, -0.03)], 0.02, True, DOES_NOT_HOLD),
+        ([(-0.03, 0.0)], 0.02, True, INCONCLUSIVE),
+    ],
+)
+def test_equivalence_verdict(
+    intervals: list[tuple[float, float]], margin: float, non_inferiority: bool, expected: str
+) -> None:
+    from crossent.experiments.stats import equivalence_verdict
+
+    diffs = [Interval((lo + hi) / 2, lo, hi, 5) for lo, hi in intervals]
+    assert equivalence_verdict(diffs, margin, non_inferiority=non_inferiority) == expected
+
+
+def test_equivalence_verdict_errors() -> None:
+    from crossent.experiments.stats import equivalence_verdict
+
+    with pytest.raises(ValueError, match="at least one sweep point"):
+        equivalence_verdict([], 0.1)
+    with pytest.raises(ValueError, match=r"`margin` must be positive; got margin=0\.0"):
+        equivalence_verdict([Interval(0, 0, 0, 5)], 0.0)
+
+
+def test_values_where_names_the_regime() -> None:
+    from crossent.experiments.stats import SweepPoint, values_where
+
+    points = [
+        SweepPoint("ratio", v, {}, Interval(m, m - 0.1, m + 0.1, 5))
+        for v, m in ((1.0, 0.0), (385.123, 0.5), (38469.0, 0.7))
+    ]
+    assert values_where(points, lambda d: d.lo > 0) == "385, 3.85e+04"
+    assert values_where(points, lambda d: d.hi < 0) == "none"
+
+
+def test_evidence_records_the_optional_fields_only_when_set() -> None:
+    from crossent.experiments.stats import Evidence, SweepPoint
+
+    diff = Interval(0.0, -0.01, 0.01, 5)
+    points = [SweepPoint("steps", v, {"a": diff, "b": diff}, diff) for v in (1, 2, 3)]
+    plain = Evidence("accuracy", 5, points, 0.02).as_dict()
+    assert not {"claimed", "baseline", "margin", "quick"} & set(plain)
+    full = Evidence(
+        "accuracy", 5, points, 0.02, claimed="a", baseline="b", margin=0.05, quick=True
+    ).as_dict()
+    assert (full["claimed"], full["baseline"], full["margin"], full["quick"]) == (
+        "a",
+        "b",
+        0.05,
+        True,
+    )

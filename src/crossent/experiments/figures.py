@@ -16,8 +16,11 @@ import matplotlib
 matplotlib.use("svg")
 
 import matplotlib.pyplot as plt
+import numpy as np
 
-__all__ = ["COLORS", "figure", "legend_above", "to_svg"]
+from crossent.experiments.stats import Evidence
+
+__all__ = ["COLORS", "figure", "legend_above", "sweep", "to_svg"]
 
 COLORS = ("#1f6fb4", "#d1495b", "#2e8b57", "#e08e0b", "#6a4c93", "#5c5c5c")
 """Line colours, distinguishable in colour and in greyscale print."""
@@ -38,6 +41,10 @@ _STYLE: Any = {
 }
 
 
+LEGEND_COLUMNS = 4
+"""Entries per row of a legend above the panels; more wrap to a new row."""
+
+
 def figure(ncols: int = 1, *, height: float = 3.2, **kwargs: Any) -> tuple[Any, Any]:
     """A figure with ``ncols`` panels side by side, in the report's style.
 
@@ -52,7 +59,12 @@ def legend_above(fig: Any, ax: Any) -> None:
     """One legend for all panels, in a row above them, from ``ax``'s labelled lines."""
     handles, labels = ax.get_legend_handles_labels()
     fig.legend(
-        handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(labels), fontsize=9
+        handles,
+        labels,
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncol=min(len(labels), LEGEND_COLUMNS),
+        fontsize=9,
     )
 
 
@@ -83,3 +95,92 @@ def to_svg(fig: Any, key: str) -> str:
     text = re.sub(r'href="#([^"]*)"', rf'href="#{prefix}-\1"', text)
     text = re.sub(r"url\(#([^)]*)\)", rf"url(#{prefix}-\1)", text)
     return text.strip()
+
+
+LOG_SPAN = 20.0
+"""A swept variable spanning more than this factor (all positive) is plotted on a log axis."""
+
+OFFSET = 0.012
+"""Horizontal nudge between methods' error bars at one sweep point, as a share of the axis
+(of a decade on a log axis), so that overlapping intervals stay readable."""
+
+
+def sweep(evidence: Evidence, key: str) -> str:
+    """The sweep plot of a trained claim, as SVG: each method's mean with its 95% interval
+    against the swept variable (the ceiling as a dashed line where known), and beside it the
+    paired difference with its interval, with 0 and the detectable difference (or, for a
+    claim of no difference, ± the margin) marked.
+
+    Args:
+        evidence: the claim's evidence, with at least one sweep point.
+        key: unique in the report (see :func:`to_svg`).
+    """
+    points = evidence.sweep
+    x = np.array([p.value for p in points], dtype=float)
+    log = bool(np.all(x > 0) and x.max() / x.min() > LOG_SPAN)
+    fig, (left, right) = figure(2, height=3.3)
+    names = list(dict.fromkeys(n for p in points for n in p.methods))
+    for i, name in enumerate(names):
+        shift = (i - (len(names) - 1) / 2) * OFFSET
+        xs, means, lo, hi = [], [], [], []
+        for p in points:
+            if name in p.methods:
+                iv = p.methods[name]
+                xs.append(p.value * 10**shift if log else p.value + shift * _span(x))
+                means.append(iv.mean)
+                lo.append(iv.mean - iv.lo)
+                hi.append(iv.hi - iv.mean)
+        left.errorbar(
+            xs,
+            means,
+            yerr=[lo, hi],
+            color=COLORS[i % len(COLORS)],
+            marker="o",
+            markersize=4,
+            capsize=3,
+            label=name,
+        )
+    ceilings = [(p.value, p.ceiling) for p in points if p.ceiling is not None]
+    if ceilings:
+        cx, cy = zip(*ceilings, strict=True)
+        left.plot(cx, cy, color="black", linestyle="--", linewidth=1.2, label="Bayes-optimal")
+    left.set(xlabel=points[0].variable, ylabel=evidence.metric, title="each method")
+    diff = [p.difference for p in points]
+    right.errorbar(
+        x,
+        [d.mean for d in diff],
+        yerr=[[d.mean - d.lo for d in diff], [d.hi - d.mean for d in diff]],
+        color=COLORS[0],
+        marker="o",
+        markersize=4,
+        capsize=3,
+    )
+    right.axhline(0.0, color=COLORS[5], linewidth=1)
+    if evidence.margin is not None:
+        for level in (-evidence.margin, evidence.margin):
+            right.axhline(level, color=COLORS[1], linestyle=":", linewidth=1.2)
+        band = f"dotted: ± margin {evidence.margin:g}"
+    else:
+        right.axhline(evidence.detectable_difference, color=COLORS[1], linestyle=":", linewidth=1.2)
+        band = f"dotted: detectable {evidence.detectable_difference:.3g}"
+    who = (
+        f"{evidence.claimed} − {evidence.baseline}"
+        if evidence.claimed and evidence.baseline
+        else "claimed − baseline"
+    )
+    right.set(
+        xlabel=points[0].variable,
+        ylabel="difference (claim's direction > 0)",
+        title=f"{who}\n({band})",
+    )
+    right.title.set_fontsize(9)
+    for ax in (left, right):
+        if log:
+            ax.set_xscale("log")
+    legend_above(fig, left)
+    return to_svg(fig, key)
+
+
+def _span(x: np.ndarray) -> float:
+    width = float(x.max() - x.min())
+    return width if width > 0 else 1.0

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from crossent.experiments import datasets
 from crossent.experiments.stats import (
     DOES_NOT_HOLD,
@@ -74,6 +76,8 @@ class Result:
         evidence: for a trained comparison, the repeats, the sweep over the claim's regime
             with intervals, the ceiling or reference and the design's power; None for a
             computed claim.
+        published: the source papers' own numbers, each table beside the analogous
+            measurement of ours.
     """
 
     verdict: str
@@ -85,6 +89,7 @@ class Result:
     figures: list[Figure] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
     evidence: Evidence | None = None
+    published: list[Table] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,11 @@ class Options:
     seed: int = 0
     mnist: Path | None = None
     imdb: Path | None = None
+
+
+DRAW_TRAIN, DRAW_TEST = 5000, 2000
+"""Rows of a user's data file in each draw of :meth:`Context.draws`: enough for the small
+models, and five stacked draws of MNIST stay under 100 MB."""
 
 
 class Context:
@@ -140,6 +150,35 @@ class Context:
             )
         split: datasets.Split = self.store["binary"]
         return split
+
+    def draws(self, kind: str, repeats: int) -> list[datasets.Split]:
+        """``repeats`` independent draws of the real data set ``kind`` (``"multiclass"`` or
+        ``"binary"``), one per repeat of a trained comparison.
+
+        The bundled sets are split afresh with seeds ``seed, seed + 1, …`` (the first draw is
+        :meth:`multiclass` / :meth:`binary`'s split); a user's file, whose split is fixed, is
+        subsampled instead: :data:`DRAW_TRAIN` training and :data:`DRAW_TEST` test rows at
+        most, a different subsample per repeat. Every draw has the same sizes, so that the
+        repeats stack into one batched model.
+
+        Raises:
+            ValueError: ``kind`` is neither, or ``repeats`` < 1.
+        """
+        if kind not in ("multiclass", "binary"):
+            raise ValueError(f"`kind` must be 'multiclass' or 'binary'; got kind={kind!r}.")
+        if repeats < 1:
+            raise ValueError(f"`repeats` must be at least 1; got repeats={repeats!r}.")
+        user = self.options.mnist if kind == "multiclass" else self.options.imdb
+        if user is None:
+            make = datasets.digits if kind == "multiclass" else datasets.breast_cancer
+            return [make(self.seed + r) for r in range(repeats)]
+        base = self.multiclass() if kind == "multiclass" else self.binary()
+        n_train = min(len(base.y_train), DRAW_TRAIN)
+        n_test = min(len(base.y_test), DRAW_TEST)
+        return [
+            base.subset(n_train, n_test, np.random.default_rng([self.seed, r]))
+            for r in range(repeats)
+        ]
 
 
 @dataclass(frozen=True)

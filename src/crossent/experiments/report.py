@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from crossent._io import atomic_write_text
+from crossent.experiments import figures
 from crossent.experiments.registry import (
     DOES_NOT_HOLD,
     HOLDS,
@@ -28,6 +29,7 @@ from crossent.experiments.registry import (
     Result,
     Table,
 )
+from crossent.experiments.stats import Evidence, Interval, is_lower_better
 
 __all__ = ["Outcome", "claims_json", "render_html", "write"]
 
@@ -81,6 +83,9 @@ table.measured td { text-align: left; white-space: normal; overflow-wrap: anywhe
 footer { border-top: 2px solid var(--rule); margin-top: 1rem; padding-top: 0.5rem;
          color: var(--muted); font-size: 0.9rem; }
 code { font-size: 0.9em; }
+.quick { border: 2px dashed var(--fix); padding: 0.4rem 0.75rem; border-radius: 0.3rem; }
+.evidence { background: #f6f6f6; border-radius: 0.3rem; padding: 0.1rem 0.75rem; }
+.evidence dl { grid-template-columns: 10rem 1fr; }
 @media (max-width: 40rem) {
   body { padding: 0.6rem; font-size: 15px; }
   dl { grid-template-columns: 1fr; }
@@ -132,7 +137,7 @@ def _format(value: Any) -> str:
 
 def _is_number(text: str) -> bool:
     try:
-        float(text.rstrip("%"))
+        float(text.rstrip("%").replace(",", ""))
     except ValueError:
         return False
     return True
@@ -174,6 +179,8 @@ def _section(o: Outcome) -> str:
         f"<dt>Verdict</dt><dd>{_badge(r.verdict)} <small>({o.seconds:.1f} s)</small></dd>",
         "</dl>",
     ]
+    if r.evidence is not None:
+        parts.append(_evidence(o.claim.id, r.evidence))
     for fig in r.figures:
         caption = f"<strong>{_e(fig.title)}.</strong> {_e(fig.caption)}"
         parts.append(
@@ -181,9 +188,100 @@ def _section(o: Outcome) -> str:
             f"<figcaption>{caption}</figcaption></figure>"
         )
     parts.extend(_table(t) for t in r.tables)
+    parts.extend(_table(t, "published") for t in r.published)
     parts.append(_measured_table(r.measured))
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def _number(value: float) -> str:
+    """A number of a sweep table: 3 significant digits, whole numbers from 1000 up."""
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def _interval(iv: Interval) -> str:
+    return f"{_number(iv.mean)} [{_number(iv.lo)}, {_number(iv.hi)}]"
+
+
+def _sweep_table(ev: Evidence) -> Table:
+    """One row per sweep point: each method's mean [95% interval], the paired difference,
+    and, on generated data, the ceiling and the best method's gap to it."""
+    names = list(dict.fromkeys(n for p in ev.sweep for n in p.methods))
+    lower = is_lower_better(ev.metric)
+    has_ceiling = any(p.ceiling is not None for p in ev.sweep)
+    headers = [ev.sweep[0].variable, *names, "difference [95% CI]"]
+    if has_ceiling:
+        headers += ["Bayes-optimal", "best method's gap"]
+    rows = []
+    for p in ev.sweep:
+        row = [_number(p.value)]
+        row += [_interval(p.methods[n]) if n in p.methods else "—" for n in names]
+        row.append(_interval(p.difference))
+        if has_ceiling:
+            if p.ceiling is None:
+                row += ["—", "—"]
+            else:
+                means = [iv.mean for iv in p.methods.values()]
+                best = min(means) if lower else max(means)
+                row += [_number(p.ceiling), _number(abs(p.ceiling - best))]
+        rows.append(row)
+    return Table(f"{ev.metric} at each point of the sweep (mean [95% interval])", headers, rows)
+
+
+def _evidence(claim_id: str, ev: Evidence) -> str:
+    """The sweep plot, the power and the ceiling or reference, and the sweep table."""
+    direction = "lower" if is_lower_better(ev.metric) else "higher"
+    pair = (
+        f"{_e(ev.claimed)} − {_e(ev.baseline)}, paired over repeats, signed so that "
+        "the claim predicts a positive value"
+        if ev.claimed and ev.baseline
+        else "claimed method − baseline, paired over repeats, positive in the claim's direction"
+    )
+    if ev.margin is not None:
+        rule = (
+            f"a claim of no difference: it holds where the whole 95% interval of the difference "
+            f"lies within ± {ev.margin:g}"
+        )
+    else:
+        rule = (
+            "holds where a 95% interval lies above 0; does not hold where every interval lies "
+            "below 0 or below the detectable difference; inconclusive otherwise"
+        )
+    generated = any(p.ceiling is not None for p in ev.sweep)
+    ceiling = (
+        "the Bayes-optimal value of the metric on the generator (dashed line, table)"
+        if generated
+        else f"no Bayes-optimal value here; reference: {_e(ev.reference or 'none')}"
+    )
+    quick = " (quick run: fewer points and repeats)" if ev.quick else ""
+    svg = figures.sweep(ev, f"{claim_id}-sweep")
+    title = f"{ev.metric} against {ev.sweep[0].variable}"
+    caption = (
+        "Left: each method's mean with its 95% interval over the repeats. Right: the paired "
+        "difference with its 95% interval; grey line 0, dotted "
+        + ("± the margin." if ev.margin is not None else "the detectable difference.")
+    )
+    return "\n".join(
+        [
+            '<div class="evidence">',
+            "<dl>",
+            f"<dt>Metric</dt><dd>{_e(ev.metric)} ({direction} is better)</dd>",
+            f"<dt>Repeats</dt><dd>{ev.repeats} per method and point (data draw and "
+            f"initialisation){_e(quick)}</dd>",
+            f"<dt>Difference</dt><dd>{pair}</dd>",
+            f"<dt>Power</dt><dd>detectable difference {_number(ev.detectable_difference)} "
+            "(95% level, 80% power)</dd>",
+            f"<dt>Ceiling</dt><dd>{ceiling}</dd>",
+            f"<dt>Rule</dt><dd>{_e(rule)}</dd>",
+            "</dl>",
+            f'<figure role="img" aria-label="{_e(title)}">{svg}'
+            f"<figcaption><strong>{_e(title)}.</strong> {_e(caption)}</figcaption></figure>",
+            _table(_sweep_table(ev)),
+            "</div>",
+        ]
+    )
 
 
 def _data_note(options: Options) -> str:
@@ -227,8 +325,26 @@ def render_html(
             "<h1>Cross-entropy: the claims of the seed articles, checked</h1>",
             '<p class="lead">Each claim below was tested by computing or by training real models '
             "(PyTorch, CPU, seeded). The verdict is computed from the measured numbers against the "
-            "stated criterion: <em>holds</em>, <em>holds with a correction</em> (the seed's statement "
-            "needs the correction given in the finding), or <em>does not hold</em>.</p>",
+            "stated criterion. A trained claim is run on at least 5 paired repeats (data draw and "
+            "initialisation) at each of at least 3 settings of the condition it hinges on, and judged "
+            "on the 95% interval of the paired difference: <em>holds</em> (the interval lies on the "
+            "claimed side of 0 somewhere in the claim's regime; the finding says where), "
+            "<em>holds with a correction</em> (it holds once the seed's statement is corrected as the "
+            "finding says), <em>does not hold</em> (the intervals exclude the claimed effect, or any "
+            "effect as large as the experiment could detect, across the regime), or "
+            "<em>inconclusive</em> (the experiment cannot decide: the finding says why). Each such "
+            "claim shows its sweep, its ceiling (the Bayes-optimal value on generated data) or a "
+            "strong reference (on real data), and the smallest difference it could detect.</p>",
+            *(
+                [
+                    '<p class="quick"><strong>Quick run.</strong> Fewer sweep points, repeats and '
+                    "training steps than the full run: the intervals are wider and a verdict may "
+                    "differ from the full run's. Run <code>crossent reproduce</code> without "
+                    "<code>--quick</code> for the report's standard.</p>"
+                ]
+                if options.quick
+                else []
+            ),
             f"<p>{_e(mode)}, seed {options.seed}, {len(outcomes)} claims in {seconds:.0f} s. "
             f"Data: {_e(_data_note(options))}. {_e(versions)}.</p>",
             f'<div class="counts">{count_html}</div>',

@@ -31,6 +31,9 @@ _STYLE = {
 def parse_only(text: str | None, claims: Sequence[Claim]) -> list[Claim]:
     """The claims named in ``--only`` (``"C6,C13"``, any case), in report order; all for None.
 
+    A claim split into lettered statements (``C16a``, ``C16b``, ``C16c``) is selected whole by
+    its number (``C16``) or one statement at a time.
+
     Raises:
         ValueError: an empty list or an identifier that is not a claim.
 
@@ -39,18 +42,24 @@ def parse_only(text: str | None, claims: Sequence[Claim]) -> list[Claim]:
         >>> from crossent.experiments.runner import parse_only
         >>> [c.id for c in parse_only("c13,C6", CLAIMS)]
         ['C6', 'C13']
+        >>> [c.id for c in parse_only("C16", CLAIMS)]
+        ['C16a', 'C16b', 'C16c']
     """
     if text is None:
         return list(claims)
-    wanted = [part.strip().upper() for part in text.split(",") if part.strip()]
-    known = {c.id for c in claims}
-    unknown = [w for w in wanted if w not in known]
+    wanted = {part.strip().upper() for part in text.split(",") if part.strip()}
+
+    def named(claim: Claim, name: str) -> bool:
+        cid = claim.id.upper()
+        return cid == name or (cid[:-1] == name and cid[-1].isalpha())
+
+    unknown = sorted(w for w in wanted if not any(named(c, w) for c in claims))
     if not wanted or unknown:
         raise ValueError(
             f"`--only` must list claim ids such as C6,C13 (known: {', '.join(c.id for c in claims)}); "
             f"got {text!r}."
         )
-    return [c for c in claims if c.id in wanted]
+    return [c for c in claims if any(named(c, w) for w in wanted)]
 
 
 class _Bar:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,10 +44,13 @@ __all__ = [
     "Interval",
     "SweepPoint",
     "detectable_difference",
+    "equivalence_verdict",
     "is_lower_better",
     "mean_interval",
     "paired_difference",
+    "sweep_point",
     "sweep_verdict",
+    "values_where",
     "verdict",
 ]
 
@@ -135,6 +138,8 @@ class SweepPoint:
             positive is the claim's direction (:func:`paired_difference`).
         ceiling: the Bayes-optimal value of the metric at this point, where the data come
             from a known generator; None for real data.
+        detectable: the smallest difference this point's repeats detect at 95% / 80% power
+            (:func:`detectable_difference`); None when not computed.
     """
 
     variable: str
@@ -142,15 +147,19 @@ class SweepPoint:
     methods: dict[str, Interval]
     difference: Interval
     ceiling: float | None = None
+    detectable: float | None = None
 
     def as_dict(self) -> dict[str, object]:
         """The ``claims.json`` form of the point (without the ceiling, recorded beside)."""
-        return {
+        record: dict[str, object] = {
             "variable": self.variable,
             "value": self.value,
             "methods": {name: iv.as_dict() for name, iv in self.methods.items()},
             "difference": self.difference.as_dict(),
         }
+        if self.detectable is not None:
+            record["detectable_difference"] = self.detectable
+        return record
 
 
 @dataclass(frozen=True)
@@ -164,6 +173,12 @@ class Evidence:
         detectable_difference: the smallest difference the design detects at 95% / 80% power.
         reference: where the data are real, the strong reference standing in for a ceiling
             (``"best of a 3 × 3 grid of learning rate and width"``); None otherwise.
+        claimed, baseline: the two methods whose paired difference is judged (names of
+            ``methods`` in the sweep points); None when not stated.
+        margin: for a claim of *no* difference (equivalence, non-inferiority), the largest
+            difference that still counts as none (:func:`equivalence_verdict`); None for a
+            claim of an effect.
+        quick: the evidence comes from a ``--quick`` run (fewer points and repeats).
     """
 
     metric: str
@@ -171,10 +186,14 @@ class Evidence:
     sweep: list[SweepPoint]
     detectable_difference: float
     reference: str | None = None
+    claimed: str | None = None
+    baseline: str | None = None
+    margin: float | None = None
+    quick: bool = False
 
     def as_dict(self) -> dict[str, object]:
         """The fields a trained claim adds to its ``claims.json`` record."""
-        return {
+        record: dict[str, object] = {
             "metric": self.metric,
             "repeats": self.repeats,
             "sweep": [p.as_dict() for p in self.sweep],
@@ -182,6 +201,13 @@ class Evidence:
             "reference": self.reference,
             "detectable_difference": self.detectable_difference,
         }
+        if self.claimed is not None and self.baseline is not None:
+            record["claimed"], record["baseline"] = self.claimed, self.baseline
+        if self.margin is not None:
+            record["margin"] = self.margin
+        if self.quick:
+            record["quick"] = True
+        return record
 
 
 def mean_interval(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> Interval:
@@ -304,3 +330,136 @@ def sweep_verdict(
     if all(d.hi < 0.0 or (powered and d.hi < detectable) for d in differences):
         return DOES_NOT_HOLD
     return INCONCLUSIVE
+
+
+def sweep_point(
+    variable: str,
+    value: float,
+    metrics: Mapping[str, Sequence[float] | np.ndarray],
+    *,
+    claimed: str,
+    baseline: str,
+    metric: str,
+    ceiling: float | None = None,
+) -> SweepPoint:
+    """One :class:`SweepPoint` from each method's per-repeat values of ``metric``.
+
+    The repeats are paired by position (repeat ``r`` of every method saw the same data draw
+    and initialisation); the difference is ``claimed − baseline``, sign-flipped when
+    ``metric`` is lower-is-better (:func:`is_lower_better`), and the point records its own
+    detectable difference.
+
+    Args:
+        variable: what is swept.
+        value: its value here.
+        metrics: per method, one value per repeat.
+        claimed: the method the claim says is better (a key of ``metrics``).
+        baseline: the method it is compared with.
+        metric: the metric's name (decides the direction).
+        ceiling: the Bayes-optimal value of the metric here, if known. Default: None.
+
+    Returns:
+        The point, each method's mean with its 95% interval.
+
+    Raises:
+        ValueError: ``claimed`` or ``baseline`` is not in ``metrics``, or the two differ in
+            their number of repeats.
+
+    Example:
+        >>> from crossent.experiments.stats import sweep_point
+        >>> p = sweep_point("steps", 100, {"a": [0.9, 0.8, 0.85], "b": [0.7, 0.62, 0.69]},
+        ...                 claimed="a", baseline="b", metric="accuracy")
+        >>> round(p.difference.mean, 4), p.difference.lo > 0
+        (0.18, True)
+    """
+    for name, role in ((claimed, "claimed"), (baseline, "baseline")):
+        if name not in metrics:
+            raise ValueError(f"`{role}` must name one of {sorted(metrics)}; got {role}={name!r}.")
+    higher = not is_lower_better(metric)
+    a, b = np.asarray(metrics[claimed], float), np.asarray(metrics[baseline], float)
+    difference = paired_difference(a, b, higher_is_better=higher)
+    signed = (a - b) if higher else (b - a)
+    return SweepPoint(
+        variable,
+        float(value),
+        {name: mean_interval(v) for name, v in metrics.items()},
+        difference,
+        ceiling,
+        detectable_difference(signed),
+    )
+
+
+def equivalence_verdict(
+    differences: Sequence[Interval], margin: float, *, non_inferiority: bool = False
+) -> str:
+    """The verdict of a claim of *no* meaningful difference ("close accuracies", "needs no
+    tuning") from its paired differences over the swept regime.
+
+    Two one-sided tests at the 95% intervals' ends (Schuirmann's TOST, at level 2.5% a side):
+
+    - **holds**: at every point the interval lies inside ``(−margin, margin)`` — or, for
+      ``non_inferiority``, above ``−margin``: the claimed method is no worse by more than the
+      margin anywhere in the regime;
+    - **does not hold**: at some point the interval lies wholly outside — beyond ``±margin``
+      (below ``−margin`` for ``non_inferiority``): a difference larger than the margin is
+      shown;
+    - **inconclusive**: anything else — some interval straddles the margin, the repeats are
+      too few or too noisy to tell.
+
+    Args:
+        differences: one interval per sweep point, ``claimed − baseline`` signed so that
+            positive is better for the claimed method.
+        margin: the largest difference that counts as none, in the metric's units (> 0).
+        non_inferiority: only a shortfall of the claimed method counts against the claim.
+            Default: False.
+
+    Raises:
+        ValueError: no points, or a margin that is not positive.
+
+    References:
+        Schuirmann, D. J. "A comparison of the two one-sided tests procedure and the power
+        approach for assessing the equivalence of average bioavailability." *J.
+        Pharmacokinetics and Biopharmaceutics* 15 (1987).
+
+    Example:
+        >>> from crossent.experiments.stats import Interval, equivalence_verdict
+        >>> equivalence_verdict([Interval(0.0, -0.01, 0.01, 5)] * 3, 0.05)
+        'holds'
+        >>> equivalence_verdict([Interval(0.0, -0.01, 0.01, 5), Interval(0.1, 0.07, 0.13, 5)], 0.05)
+        'does not hold'
+        >>> equivalence_verdict([Interval(0.1, 0.07, 0.13, 5)], 0.05, non_inferiority=True)
+        'holds'
+        >>> equivalence_verdict([Interval(0.0, -0.08, 0.08, 5)], 0.05)
+        'inconclusive'
+    """
+    if not differences:
+        raise ValueError("`differences` must hold at least one sweep point; got none.")
+    if not margin > 0.0:
+        raise ValueError(f"`margin` must be positive; got margin={margin!r}.")
+
+    def inside(d: Interval) -> bool:
+        return d.lo > -margin and (non_inferiority or d.hi < margin)
+
+    def outside(d: Interval) -> bool:
+        return d.hi < -margin or (not non_inferiority and d.lo > margin)
+
+    if all(inside(d) for d in differences):
+        return HOLDS
+    if any(outside(d) for d in differences):
+        return DOES_NOT_HOLD
+    return INCONCLUSIVE
+
+
+def values_where(points: Sequence[SweepPoint], test: Callable[[Interval], bool]) -> str:
+    """The swept values at which ``test(difference)`` is true, as text (``"50, 200"``), or
+    ``"none"`` — for the verdict's sentence of where a claim holds and where not.
+
+    Example:
+        >>> from crossent.experiments.stats import Interval, SweepPoint, values_where
+        >>> pts = [SweepPoint("steps", v, {}, Interval(d, d - 1, d + 1, 5)) for v, d in
+        ...        [(50, 0.5), (200, 2.0), (800, 3.0)]]
+        >>> values_where(pts, lambda d: d.lo > 0)
+        '200, 800'
+    """
+    chosen = [f"{p.value:.3g}" for p in points if test(p.difference)]
+    return ", ".join(chosen) if chosen else "none"
