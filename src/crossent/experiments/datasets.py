@@ -4,8 +4,10 @@ Real data first: scikit-learn's bundled ``load_digits`` stands in for the seeds'
 ``load_breast_cancer`` for their IMDB (both ship inside scikit-learn, so no download), and
 :func:`load_mnist` / :func:`load_imdb` read the seeds' own files when the user has them.
 Generated data only where a claim needs a controlled setting: :func:`detection_anchors`
-(few positives among many easy negatives, as in one-stage detection), :func:`flip_labels`
-(label noise) and :func:`digit_attributes` (independent labels of real images).
+(few positives among many easy negatives, as in one-stage detection), :class:`AnchorMixture`
+(the same with a known posterior, so that the best possible score is computable),
+:func:`flip_labels` (label noise) and :func:`digit_attributes` (independent labels of real
+images); :func:`one_digit_anchors` makes real digits as imbalanced as the generator.
 
 Every function takes a :class:`numpy.random.Generator` or a seed and is deterministic.
 Readers raise :class:`DataError` with a one-line reason for a file they cannot use.
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "AnchorMixture",
     "Anchors",
     "DataError",
     "Split",
@@ -34,6 +37,8 @@ __all__ = [
     "flip_labels",
     "load_imdb",
     "load_mnist",
+    "mislabel_positives",
+    "one_digit_anchors",
     "read_idx",
 ]
 
@@ -416,3 +421,206 @@ def digit_attributes(labels: np.ndarray) -> np.ndarray:
     return np.stack(
         [digit % 2 == 0, digit > 4, np.isin(digit, (2, 3, 5, 7)), digit % 3 == 0], axis=1
     ).astype(np.float32)
+
+
+KINDS = ("easy negative", "hard negative", "positive")
+"""The three kinds of anchor of :class:`AnchorMixture`, in the order of its arrays."""
+
+EASY, HARD, POSITIVE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class AnchorMixture:
+    r"""A detection-like generator whose posterior is known: three Gaussian kinds of anchor.
+
+    Every anchor is an easy negative (background), a hard negative (a box half on an object)
+    or a positive, with prior probabilities
+
+    .. math::
+
+        \pi_+ = \rho, \qquad \pi_{\text{hard}} = (1-\rho)\,h, \qquad
+        \pi_{\text{easy}} = (1-\rho)(1-h),
+
+    (``ρ`` = ``positive_rate``, ``h`` = ``hard_share``) and features
+    :math:`x \sim \mathcal N(\mu_k, I_D)`. The centres are :math:`\mu_+ = \tfrac s2 e_1`,
+    :math:`\mu_{\text{easy}} = -\tfrac s2 e_1` and :math:`\mu_{\text{hard}} = \tfrac s2 e_1 +
+    \delta e_2` (``s`` = ``separation``, ``δ`` = ``hard_offset``): hard negatives sit
+    ``δ`` from the positives, off the line that separates positives from background, so the
+    best boundary is curved; the other ``D − 2`` features are noise. The posterior
+    log-odds of a positive is
+
+    .. math::
+
+        \log\frac{P(+\mid x)}{P(-\mid x)} = \log \pi_+ - \tfrac12\lVert x-\mu_+\rVert^2
+        - \log \sum_{k \in \{\text{easy},\,\text{hard}\}} \pi_k\,
+        e^{-\lVert x-\mu_k\rVert^2/2}.
+
+    Args:
+        positive_rate: ρ in (0, 1).
+        hard_share: h in [0, 1], the share of the negatives that are hard.
+        features: D ≥ 2.
+        separation: s, distance between the positive and easy centres.
+        hard_offset: δ, distance between the positive and hard centres.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent.experiments.datasets import AnchorMixture
+        >>> m = AnchorMixture(0.5, 0.0, features=2, separation=2.0, hard_offset=1.0)
+        >>> m.priors().tolist()
+        [0.5, 0.0, 0.5]
+        >>> m.log_odds(np.array([[0.0, 0.0], [1.0, 0.0]])).tolist()  # 0 midway; s·x₁ in general
+        [0.0, 2.0]
+    """
+
+    positive_rate: float
+    hard_share: float
+    features: int
+    separation: float
+    hard_offset: float
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.positive_rate < 1.0:
+            raise ValueError(
+                f"`positive_rate` must be in (0, 1); got positive_rate={self.positive_rate!r}."
+            )
+        if not 0.0 <= self.hard_share <= 1.0:
+            raise ValueError(f"`hard_share` must be in [0, 1]; got hard_share={self.hard_share!r}.")
+        if self.features < 2:
+            raise ValueError(f"`features` must be at least 2; got features={self.features!r}.")
+
+    def priors(self) -> np.ndarray:
+        """``[π_easy, π_hard, π_+]``, float64, in the order of :data:`KINDS`."""
+        rho, h = self.positive_rate, self.hard_share
+        return np.array([(1 - rho) * (1 - h), (1 - rho) * h, rho])
+
+    def centres(self) -> np.ndarray:
+        """``[3, D]`` float64: the centres of the kinds, in the order of :data:`KINDS`."""
+        mu = np.zeros((3, self.features))
+        mu[EASY, 0], mu[POSITIVE, 0] = -self.separation / 2, self.separation / 2
+        mu[HARD, 0], mu[HARD, 1] = self.separation / 2, self.hard_offset
+        return mu
+
+    def log_density(self, x: np.ndarray) -> np.ndarray:
+        """``−‖x − μ_k‖²/2`` for each kind, ``[..., 3]`` float64: the log density of each kind
+        up to the Gaussians' common constant, which every ratio of densities cancels."""
+        x = np.asarray(x, dtype=np.float64)
+        out: np.ndarray = -0.5 * np.sum((x[..., None, :] - self.centres()) ** 2, axis=-1)
+        return out
+
+    def log_joint(self, x: np.ndarray) -> np.ndarray:
+        """``log π_k`` plus :meth:`log_density` (−inf for a kind of prior 0)."""
+        with np.errstate(divide="ignore"):
+            log_prior = np.log(self.priors())
+        out: np.ndarray = log_prior + self.log_density(x)
+        return out
+
+    def log_odds(self, x: np.ndarray) -> np.ndarray:
+        """The true posterior log-odds of a positive at each row of ``x [..., D]``, float64."""
+        joint = self.log_joint(x)
+        out: np.ndarray = joint[..., POSITIVE] - np.logaddexp(joint[..., EASY], joint[..., HARD])
+        return out
+
+    def sample(self, rng: np.random.Generator, kinds: np.ndarray) -> np.ndarray:
+        """Features ``[..., D]`` (float64) for an array of kind indices."""
+        return self.centres()[kinds] + rng.standard_normal((*kinds.shape, self.features))
+
+    def images(self, rng: np.random.Generator, *, images: int, anchors: int) -> Anchors:
+        """Training images: every anchor's kind drawn from the priors, then its features.
+
+        Returns:
+            :class:`Anchors` with ``x [images, anchors, D]`` float32, ``y`` 0/1 float32 and
+            ``hard`` marking the hard negatives.
+        """
+        kinds = rng.choice(3, size=(images, anchors), p=self.priors())
+        return Anchors(
+            self.sample(rng, kinds).astype(np.float32),
+            (kinds == POSITIVE).astype(np.float32),
+            kinds == HARD,
+        )
+
+    def evaluation_sample(
+        self, rng: np.random.Generator, per_kind: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r"""An evaluation sample with class masses that estimate any metric at the priors.
+
+        ``per_kind`` anchors of each kind present are drawn, so the rows come from
+        :math:`q = \frac1K \sum_k p_k`. Each row then counts as a positive with mass
+        :math:`\pi_+ p_+(x) / (n\,q(x))` and as a negative with mass
+        :math:`\sum_{k\,\text{neg}} \pi_k p_k(x) / (n\,q(x))` (importance weights, using
+        the known densities instead of the sampled kinds): summed over rows with a score
+        above a threshold they estimate the true- and false-positive rates times the priors,
+        without bias, and with low variance even far in the tail where at 1:1000 the few
+        negatives that outscore positives decide the precision.
+
+        Returns:
+            ``(x [n, D], positive_mass [n], negative_mass [n])``, float64; the masses sum
+            to about ρ and 1 − ρ.
+        """
+        present = np.flatnonzero(self.priors() > 0)
+        kinds = np.repeat(present, per_kind)
+        x = self.sample(rng, kinds)
+        joint = self.log_joint(x)
+        log_q = np.logaddexp.reduce(self.log_density(x)[:, present], axis=-1) - np.log(len(present))
+        negative = np.logaddexp(joint[:, EASY], joint[:, HARD])
+        return (
+            x,
+            np.exp(joint[:, POSITIVE] - log_q) / len(x),
+            np.exp(negative - log_q) / len(x),
+        )
+
+
+def mislabel_positives(rng: np.random.Generator, y: np.ndarray, share: float) -> np.ndarray:
+    """Label noise that keeps the positive rate: ``round(share · n₊)`` positives become
+    negatives and as many negatives become positives, chosen at random.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent.experiments.datasets import mislabel_positives
+        >>> y = np.array([1.0, 1.0, 0.0, 0.0, 0.0, 0.0])
+        >>> noisy = mislabel_positives(np.random.default_rng(0), y, 0.5)
+        >>> float(noisy.sum()), int(np.sum(noisy != y))
+        (2.0, 2)
+    """
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"`share` must be in [0, 1]; got share={share!r}.")
+    flat = y.ravel().copy()
+    pos, neg = np.flatnonzero(flat == 1), np.flatnonzero(flat == 0)
+    k = min(round(share * len(pos)), len(neg))
+    flat[rng.choice(pos, k, replace=False)] = 0
+    flat[rng.choice(neg, k, replace=False)] = 1
+    return flat.reshape(y.shape)
+
+
+def one_digit_anchors(
+    split: Split, digit: int, positive_rate: float, *, anchors: int, seed: int
+) -> tuple[Anchors, np.ndarray, np.ndarray, np.ndarray]:
+    """Real digits made as imbalanced as the generator: ``digit`` against the rest.
+
+    Every negative of the training part is kept and positives are subsampled to
+    ``positive_rate`` (at least one); the rows are shuffled into pseudo-images of
+    ``anchors`` rows (the last, incomplete one dropped). The test part is kept whole and
+    weighted so that its positives weigh ``positive_rate`` of the total, in the form of
+    :meth:`AnchorMixture.evaluation_sample`.
+
+    Returns:
+        ``(train, x_test, positive_mass, negative_mass)``: training :class:`Anchors`
+        (``hard`` all False), then the test features and each test row's mass as a positive
+        and as a negative (float64; one of the two is 0).
+    """
+    rng = np.random.default_rng(seed)
+    pos = np.flatnonzero(split.y_train == digit)
+    neg = np.flatnonzero(split.y_train != digit)
+    n_pos = min(len(pos), max(1, round(positive_rate / (1 - positive_rate) * len(neg))))
+    rows = rng.permutation(np.concatenate([rng.choice(pos, n_pos, replace=False), neg]))
+    n_images = len(rows) // anchors
+    rows = rows[: n_images * anchors].reshape(n_images, anchors)
+    train = Anchors(
+        split.x_train[rows].astype(np.float32),
+        (split.y_train[rows] == digit).astype(np.float32),
+        np.zeros(rows.shape, dtype=bool),
+    )
+    y_test = (split.y_test == digit).astype(np.float64)
+    n_test_pos = float(y_test.sum())
+    positive = y_test * positive_rate / n_test_pos
+    negative = (1 - y_test) * (1 - positive_rate) / (len(y_test) - n_test_pos)
+    return train, split.x_test.astype(np.float64), positive, negative
