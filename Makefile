@@ -9,7 +9,7 @@ TORCH_CPU := torch==2.13.0
 
 .PHONY: demo test lint typecheck pytest clean
 
-$(VENV)/.installed-%: pyproject.toml Makefile
+$(VENV)/.installed-%: pyproject.toml setup.py src/crossent/torch/fused/_kernel.c Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q $(TORCH_CPU)
