@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import pickle
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -706,3 +708,46 @@ def test_class_docstrings_carry_formula_reference_and_example(cls):
     assert ".. math::" in doc and "References:" in doc and ">>>" in doc
     assert cls.__name__ in multitask.__all__
     assert crossent.multitask is multitask
+
+
+def test_torch_weightings_are_real_classes_of_crossent_torch_re_exported_here():
+    import crossent.torch.multitask as torch_multitask
+
+    for name in ("UncertaintyWeighting", "GradNorm"):
+        cls = getattr(multitask, name)
+        assert cls is getattr(torch_multitask, name)
+        assert cls.__module__ == "crossent.torch.multitask" and cls.__qualname__ == name
+        assert torch.nn.Module in cls.__bases__
+        assert name in dir(multitask)
+    # names that earlier versions wrote into pickles still resolve
+    assert multitask._TorchGradNorm is torch_multitask.GradNorm
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        _ = multitask.Nope
+
+
+def test_pickled_weightings_load_in_a_fresh_interpreter():
+    weighting = UncertaintyWeighting(2)
+    with torch.no_grad():
+        weighting.log_vars.copy_(torch.tensor([0.25, -0.5]))
+    gradnorm = GradNorm(2, alpha=0.5, initial_losses=[1.0, 2.0])
+    blob = pickle.dumps((weighting, gradnorm))
+    script = textwrap.dedent(
+        """
+        import pickle, sys
+        weighting, gradnorm = pickle.loads(sys.stdin.buffer.read())
+        print(type(weighting).__module__, weighting.log_vars.tolist(), gradnorm.alpha,
+              gradnorm.initial_losses.tolist())
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(crossent.__file__).resolve().parent.parent)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], input=blob, capture_output=True, check=True, env=env
+    )
+    assert done.stdout.decode().split() == [
+        "crossent.torch.multitask",
+        "[0.25,",
+        "-0.5]",
+        "0.5",
+        "[1.0,",
+        "2.0]",
+    ]

@@ -191,7 +191,7 @@ def test_loss_for_unknown_task():
 
 
 def test_the_keras_trap_is_real_and_refused(xp):
-    """Softmax CE over one unit is 0 whatever the logits (seed 004); check refuses it."""
+    """Softmax CE over one unit is 0 whatever the logits; check refuses it."""
     logits = xp.asarray(RNG.normal(size=(N, 1)) * 5)
     targets = xp.asarray(np.zeros(N, dtype=np.int64), "int64")
     ref.assert_result(xp, crossent.softmax_cross_entropy(logits, targets), 0.0)
@@ -532,7 +532,7 @@ def correct_pairings():
         ("sigmoid_binary_cross_entropy", RNG.normal(size=N), binary, "int64", {}),
         ("sigmoid_binary_cross_entropy", RNG.normal(size=(N, 1)), binary[:, None], "float64", {}),
         ("sigmoid_binary_cross_entropy", z, multi_hot, "float64", {}),
-        ("sigmoid_binary_cross_entropy", z, one_hot(labels, 5), "float64", {}),  # seed 004 §2.2
+        ("sigmoid_binary_cross_entropy", z, one_hot(labels, 5), "float64", {}),
         ("binary_cross_entropy", sigmoid(z), multi_hot, "float64", {}),
         ("binary_cross_entropy", sigmoid(z[:, 0]), binary, "float64", {}),
     ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -135,7 +136,7 @@ def honours_validate(function: F) -> F:
     @wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         mode = kwargs.get("validate")
-        if mode is None:
+        if mode is None or _torch_compiling():
             return function(*args, **kwargs)
         with validation(_validation_mode(mode, "validate")):
             return function(*args, **kwargs)
@@ -143,10 +144,18 @@ def honours_validate(function: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _torch_compiling() -> bool:
+    """Whether torch.compile is tracing now (value checks are off there; no policy to set)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and bool(torch.compiler.is_compiling())
+
+
 def values_checked(xp: Any, *arrays: Any) -> bool:
     """Whether the checks that read the values of ``arrays`` run now (the policy above)."""
+    if not readable(xp, *arrays):  # first: under torch.compile nothing below is traceable
+        return False
     mode = get_validation()
-    if mode is False or not readable(xp, *arrays):
+    if mode is False:
         return False
     return mode is True or not on_accelerator(*arrays)
 
@@ -459,10 +468,3 @@ def row_sums_are_one(
 
 def _is_half(x: Any) -> bool:
     return dtype_name(x.dtype) in ("float16", "bfloat16")
-
-
-def pairing(outputs: Any, targets: Any, *, loss: str, **options: Any) -> None:
-    """``check=True`` of the losses: :func:`crossent.task.check` on this pairing."""
-    from crossent.task import check  # lazy: crossent.task imports the losses
-
-    check(outputs, targets, loss=loss, **options)

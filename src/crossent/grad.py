@@ -3,8 +3,8 @@ r"""Closed-form gradients of each loss with respect to its input.
 ``crossent.grad.<loss>(...)`` takes the loss's own arguments and returns
 :math:`\partial L / \partial z` for the logits ``z`` (for the probability-input losses
 ``categorical_cross_entropy`` and ``binary_cross_entropy``: with respect to the
-probabilities), an array shaped like that input, in its library and dtype. ``L`` is the
-reduced loss; for ``reduction="none"`` it is the sum of the unreduced losses (the
+probabilities), an array shaped like that input, in its library and dtype, and takes
+``validate=`` as the losses do. ``L`` is the reduced loss; for ``reduction="none"`` it is the sum of the unreduced losses (the
 gradient each element's own loss contributes).
 
 These are the one source of truth for the fused kernels' backward passes, and each is
@@ -58,6 +58,7 @@ __all__ = [
 ]
 
 
+@_checks.honours_validate
 def softmax_cross_entropy(
     logits: Array,
     targets: Array,
@@ -69,6 +70,7 @@ def softmax_cross_entropy(
     z_loss: float = 0.0,
     logit_softcap: float | None = None,
     reduction: str = "mean",
+    validate: bool | None = None,
 ) -> Array:
     r"""Gradient of :func:`crossent.softmax_cross_entropy` with respect to ``logits``.
 
@@ -113,6 +115,7 @@ def softmax_cross_entropy(
     return to_float(xp, move_class_axis_back(xp, g, f.axis), f.out_dtype)
 
 
+@_checks.honours_validate
 def categorical_cross_entropy(
     probs: Array,
     targets: Array,
@@ -122,6 +125,7 @@ def categorical_cross_entropy(
     ignore_index: int | None = -100,
     eps: float = DEFAULT_EPS,
     reduction: str = "mean",
+    validate: bool | None = None,
 ) -> Array:
     r"""Gradient of :func:`crossent.categorical_cross_entropy` with respect to ``probs``.
 
@@ -148,6 +152,7 @@ def categorical_cross_entropy(
     return to_float(xp, move_class_axis_back(xp, g, f.axis), f.out_dtype)
 
 
+@_checks.honours_validate
 def sigmoid_binary_cross_entropy(
     logits: Array,
     targets: Array,
@@ -156,12 +161,13 @@ def sigmoid_binary_cross_entropy(
     pos_weight: Array | None = None,
     label_smoothing: float = 0.0,
     reduction: str = "mean",
+    validate: bool | None = None,
 ) -> Array:
     r"""Gradient of :func:`crossent.sigmoid_binary_cross_entropy` with respect to ``logits``.
 
     .. math:: \frac{\partial \ell}{\partial z} = w \big[\sigma(z)\,(1 - y + p_w y) - p_w y\big]
 
-    which is seed 002's :math:`\sigma(z) - y` without weights; divided by the number of
+    which is the articles' :math:`\sigma(z) - y` without weights; divided by the number of
     elements for ``"mean"``.
 
     Example:
@@ -192,6 +198,7 @@ def sigmoid_binary_cross_entropy(
     return to_float(xp, g, b.out_dtype)
 
 
+@_checks.honours_validate
 def binary_cross_entropy(
     probs: Array,
     targets: Array,
@@ -199,6 +206,7 @@ def binary_cross_entropy(
     weight: Array | None = None,
     eps: float = DEFAULT_EPS,
     reduction: str = "mean",
+    validate: bool | None = None,
 ) -> Array:
     r"""Gradient of :func:`crossent.binary_cross_entropy` with respect to ``probs``.
 
@@ -224,6 +232,7 @@ def binary_cross_entropy(
 # ---------------------------------------------------------------------------------------
 
 
+@_checks.honours_validate
 def sigmoid_focal_loss(
     logits: Array,
     targets: Array,
@@ -232,6 +241,7 @@ def sigmoid_focal_loss(
     gamma: float = 2.0,
     weight: Array | None = None,
     reduction: str = "mean",
+    validate: bool | None = None,
 ) -> Array:
     r"""Gradient of :func:`crossent.sigmoid_focal_loss` with respect to ``logits``.
 
@@ -268,6 +278,7 @@ def sigmoid_focal_loss(
     return to_float(xp, g, b.out_dtype)
 
 
+@_checks.honours_validate
 def softmax_focal_loss(
     logits: Array,
     targets: Array,
@@ -277,6 +288,7 @@ def softmax_focal_loss(
     axis: int = -1,
     ignore_index: int | None = -100,
     reduction: str = "mean",
+    validate: bool | None = None,
 ) -> Array:
     r"""Gradient of :func:`crossent.softmax_focal_loss` with respect to ``logits``.
 
@@ -329,6 +341,7 @@ def softmax_focal_loss(
     return to_float(xp, move_class_axis_back(xp, g, f.axis), f.out_dtype)
 
 
+@_checks.honours_validate
 def ghm_classification_loss(
     logits: Array,
     targets: Array,
@@ -337,6 +350,7 @@ def ghm_classification_loss(
     density: Array | None = None,
     weight: Array | None = None,
     reduction: str = "mean",
+    validate: bool | None = None,
 ) -> Array:
     r"""Gradient of :func:`crossent.ghm_classification_loss` with respect to ``logits``.
 
@@ -361,6 +375,7 @@ def ghm_classification_loss(
     return to_float(xp, g, b.out_dtype)
 
 
+@_checks.honours_validate
 def asymmetric_loss(
     logits: Array,
     targets: Array,
@@ -370,6 +385,7 @@ def asymmetric_loss(
     clip: float | None = 0.05,
     weight: Array | None = None,
     reduction: str = "mean",
+    validate: bool | None = None,
 ) -> Array:
     r"""Gradient of :func:`crossent.asymmetric_loss` with respect to ``logits``.
 

@@ -27,6 +27,7 @@ from crossent._array import (
     is_integer,
     log_base,
     namespace,
+    safe_log,
     to_float,
     xlogy,
 )
@@ -95,10 +96,8 @@ def self_information(p: Array, *, base: float | None = None) -> Array:
     """
     _checks.base(base)
     xp, (p,), dtype = _prepare(("p", p))
-    # log of a safe value, then inf where p = 0: no divide-by-zero warning, finite gradients
-    positive = p > 0
-    surprisal = 0.0 - xp.log(xp.where(positive, p, xp.ones_like(p)))  # 0 - x: no -0.0
-    return _finish(xp, xp.where(positive, surprisal, xp.full_like(p, math.inf)), base, dtype)
+    # safe_log gives -inf at p = 0 without a divide-by-zero warning; 0 - x avoids -0.0
+    return _finish(xp, 0.0 - safe_log(xp, p), base, dtype)
 
 
 def entropy(p: Array, *, axis: int = -1, base: float | None = None) -> Array:

@@ -6,20 +6,23 @@ sum needs its weights tuned over repeated runs. The weightings below set the wei
 during training instead:
 
 - :func:`combine`: the sum or a fixed weighted sum, on NumPy, PyTorch or JAX.
-- :class:`UncertaintyWeighting` and its functional form :func:`uncertainty_weighted_sum`
+- :class:`~crossent.torch.multitask.UncertaintyWeighting` and its functional form
+  :func:`uncertainty_weighted_sum`
   (Kendall et al. 2018): one learnable log-variance per task.
 - :class:`DynamicWeightAverage` (Liu et al. 2019): weights from the rate at which each
   task loss falls; no parameters.
-- :class:`GradNorm` (Chen et al. 2018): weights learned so that each task's gradient at a
+- :class:`~crossent.torch.multitask.GradNorm` (Chen et al. 2018): weights learned so that each task's gradient at a
   shared layer has the size its training rate calls for.
 
 Task losses are given as a list or tuple of K losses (0-d arrays, arrays of one common
 shape, or Python numbers), or as one array whose first axis indexes the tasks. NumPy is
-the only hard dependency: PyTorch is imported when a torch module of this file is built.
+the only hard dependency: the two ``torch.nn.Module`` weightings are defined in
+:mod:`crossent.torch.multitask` and imported from there on first access.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -30,13 +33,14 @@ from crossent import _checks
 from crossent._array import (
     Array,
     compute_dtype,
-    dtype_name,
-    is_concrete,
     is_torch,
     namespace,
     softmax,
     to_float,
 )
+
+if TYPE_CHECKING:  # for type checkers; at run time __getattr__ below imports them on demand
+    from crossent.torch.multitask import GradNorm, UncertaintyWeighting
 
 __all__ = [
     "DynamicWeightAverage",
@@ -52,7 +56,7 @@ __all__ = [
 # ---------------------------------------------------------------------------------------
 
 
-def _n_tasks(value: Any) -> int:
+def check_n_tasks(value: Any) -> int:
     _checks.integer("n_tasks", value)
     if value < 1:
         raise ValueError(f"`n_tasks` must be at least 1; got n_tasks={value!r}.")
@@ -116,7 +120,7 @@ def _task_array(name: str, values: Any, n_tasks: int | None) -> tuple[Any, Array
     return xp, stacked
 
 
-def _losses(losses: Any, n_tasks: int | None = None) -> tuple[Any, Array, Any]:
+def stack_losses(losses: Any, n_tasks: int | None = None) -> tuple[Any, Array, Any]:
     """Stacked task losses in the compute dtype, their namespace and the output dtype."""
     xp, stacked = _task_array("losses", losses, n_tasks)
     _checks.floating(xp, "losses", stacked)
@@ -144,7 +148,7 @@ def _per_task(xp: Any, like: Array, name: str, values: Any) -> Array:
 
 
 def _non_negative_entries(xp: Any, name: str, values: Array) -> None:
-    if not is_concrete(values):
+    if not _checks.values_checked(xp, values):
         return
     bad = ~(values >= 0)  # NaN fails the comparison too
     if bool(xp.any(bad)):
@@ -152,7 +156,7 @@ def _non_negative_entries(xp: Any, name: str, values: Array) -> None:
         raise ValueError(f"`{name}` must be non-negative; got {name}[{i}]={float(values[i])!r}.")
 
 
-def _positive_numbers(name: str, value: Any, n_tasks: int) -> tuple[float, ...]:
+def positive_numbers(name: str, value: Any, n_tasks: int) -> tuple[float, ...]:
     """A positive number, or a sequence of one positive number per task, as a tuple."""
     if not isinstance(value, Sequence) or isinstance(value, str):
         return (_checks.positive(name, value),) * n_tasks
@@ -161,7 +165,7 @@ def _positive_numbers(name: str, value: Any, n_tasks: int) -> tuple[float, ...]:
     return tuple(_checks.positive(f"{name}[{i}]", v) for i, v in enumerate(value))
 
 
-def _weighted_sum(xp: Any, losses: Array, weights: Array) -> Array:
+def weighted_sum(xp: Any, losses: Array, weights: Array) -> Array:
     r""":math:`\sum_k w_k L_k` over the task axis (axis 0) of ``losses``."""
     w = xp.reshape(weights, (-1,) + (1,) * (losses.ndim - 1))
     return xp.sum(w * losses, axis=0)
@@ -177,7 +181,7 @@ def combine(losses: Any, weights: Any = None) -> Array:
 
     .. math:: \mathcal{L} = \sum_{k=1}^{K} w_k L_k
 
-    with every :math:`w_k = 1` when ``weights`` is ``None``. The simple fusions of the seed article: the plain sum lets the task with the largest
+    with every :math:`w_k = 1` when ``weights`` is ``None``. The simple fusions of the articles: the plain sum lets the task with the largest
     loss scale dominate; the weighted sum fixes that only with weights tuned over
     repeated runs (the learned weightings of this module set them during training).
     Differentiable with respect to the losses and, when they are arrays of the losses'
@@ -209,13 +213,13 @@ def combine(losses: Any, weights: Any = None) -> Array:
         >>> float(combine(losses, weights=[1.0, 0.01]))
         0.7
     """
-    xp, stacked, out_dtype = _losses(losses)
+    xp, stacked, out_dtype = stack_losses(losses)
     if weights is None:
         total = xp.sum(stacked, axis=0)
     else:
         w = _per_task(xp, stacked, "weights", weights)
         _non_negative_entries(xp, "weights", w)
-        total = _weighted_sum(xp, stacked, w)
+        total = weighted_sum(xp, stacked, w)
     return to_float(xp, total, out_dtype)
 
 
@@ -263,18 +267,18 @@ def uncertainty_weighted_sum(losses: Any, log_vars: Any, *, factor: Any = 1.0) -
         >>> round(float(uncertainty_weighted_sum(losses, log_vars)), 4)
         6.6052
     """
-    return _uncertainty_total(losses, log_vars, factor, n_tasks=None)
+    return uncertainty_total(losses, log_vars, factor, n_tasks=None)
 
 
-def _uncertainty_total(losses: Any, log_vars: Any, factor: Any, n_tasks: int | None) -> Array:
-    xp, stacked, out_dtype = _losses(losses, n_tasks)
+def uncertainty_total(losses: Any, log_vars: Any, factor: Any, n_tasks: int | None) -> Array:
+    xp, stacked, out_dtype = stack_losses(losses, n_tasks)
     s = _per_task(xp, stacked, "log_vars", log_vars)
-    weights = _uncertainty_weights(xp, s, _positive_numbers("factor", factor, stacked.shape[0]))
-    total = _weighted_sum(xp, stacked, weights) + xp.sum(s)
+    weights = uncertainty_weights(xp, s, positive_numbers("factor", factor, stacked.shape[0]))
+    total = weighted_sum(xp, stacked, weights) + xp.sum(s)
     return to_float(xp, total, out_dtype)
 
 
-def _uncertainty_weights(xp: Any, log_vars: Array, factor: tuple[float, ...]) -> Array:
+def uncertainty_weights(xp: Any, log_vars: Array, factor: tuple[float, ...]) -> Array:
     r"""The effective weights :math:`c_i e^{-s_i}`."""
     weights = xp.exp(-log_vars)
     if any(c != 1.0 for c in factor):
@@ -282,150 +286,6 @@ def _uncertainty_weights(xp: Any, log_vars: Array, factor: tuple[float, ...]) ->
             factor, dtype=log_vars.dtype, device=array_api_compat.device(log_vars)
         )
     return weights
-
-
-class _LazyTorchModule:
-    """Base of this file's ``torch.nn.Module`` classes: PyTorch is imported on first use.
-
-    ``Cls(...)`` builds an instance of ``Cls`` mixed with ``torch.nn.Module`` (the mixed
-    class is made once and cached), so ``import crossent.multitask`` needs NumPy only,
-    while the objects built are genuine modules: ``isinstance(obj, torch.nn.Module)``,
-    parameters, ``.to(device)``, ``state_dict``, pickling.
-    """
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        return object.__new__(_torch_class(cls))
-
-
-_TORCH_CLASSES: dict[str, type] = {}
-_TORCH_PREFIX = "_Torch"
-
-
-def _torch_class(cls: type) -> type:
-    try:
-        import torch
-    except ImportError as exc:
-        raise ImportError(
-            f"`{cls.__name__}` is a torch.nn.Module and needs PyTorch "
-            f"(pip install 'crossent[torch]'); without it use the functional forms, "
-            f"e.g. `uncertainty_weighted_sum`."
-        ) from exc
-    if issubclass(cls, torch.nn.Module):
-        return cls
-    name = _TORCH_PREFIX + cls.__name__
-    if name not in _TORCH_CLASSES:
-        _TORCH_CLASSES[name] = type(
-            cls.__name__, (cls, torch.nn.Module), {"__module__": __name__, "__qualname__": name}
-        )
-    return _TORCH_CLASSES[name]
-
-
-def __getattr__(name: str) -> Any:
-    """The mixed torch classes by their qualified names, so that pickle finds them."""
-    base = globals().get(name[len(_TORCH_PREFIX) :]) if name.startswith(_TORCH_PREFIX) else None
-    if isinstance(base, type) and issubclass(base, _LazyTorchModule):
-        return _torch_class(base)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-if TYPE_CHECKING:
-    import torch
-    from torch.nn import Module as _TorchModuleBase
-else:
-    _TorchModuleBase = _LazyTorchModule
-
-
-class UncertaintyWeighting(_TorchModuleBase):
-    r"""Task losses weighted by learned homoscedastic uncertainty (Kendall et al. 2018).
-
-    Each task :math:`i` has a learnable log-variance :math:`s_i = \log \sigma_i^2`
-    (parameter ``log_vars``, initialised to 0: every weight 1), and the total is
-
-    .. math:: \mathcal{L} = \sum_{i=1}^{K} c_i\, e^{-s_i} L_i + s_i
-
-    optimised jointly with the model. The effective weight of task :math:`i` is
-    :math:`c_i e^{-s_i}` (``weights()``). For fixed losses the minimum over :math:`s_i`
-    is at :math:`c_i e^{-s_i} = 1 / L_i`, whatever :math:`c_i`: each task is rescaled to
-    a common loss scale, with no weight to tune, and the :math:`+ s_i` term keeps the
-    weights from collapsing to 0. The task losses must be positive (cross-entropies and
-    squared errors are): for :math:`L_i \le 0` the total has no minimum in :math:`s_i`.
-
-    **The factor of ½.** With :math:`s = \log \sigma^2`, the paper's negative
-    log-likelihoods are :math:`\tfrac12 e^{-s} L + \tfrac12 s` for a regression task with
-    a Gaussian likelihood and a squared error :math:`L` (written there as
-    :math:`\frac{1}{2\sigma^2} L + \log\sigma`), and approximately
-    :math:`e^{-s} L + \tfrac12 s` for a classification task with a softmax of logits
-    scaled by :math:`1/\sigma^2` and a cross-entropy :math:`L` (written there as
-    :math:`\frac{1}{\sigma^2} L + \log\sigma`). The total above is twice those: the
-    default :math:`c_i = 1` is exactly twice the regression objective, the
-    ``exp(-s)·L + s`` form that most implementations use for every task; pass
-    ``factor=2.0`` for a classification task to get exactly twice the paper's
-    classification objective. The overall factor 2 moves no minimum; :math:`c_i` moves
-    :math:`s_i` (to :math:`\log(c_i L_i)`, so that :math:`\sigma_i^2` is the paper's
-    variance: the mean squared error for a regression task), not the limit weights
-    :math:`1/L_i`.
-
-    Args:
-        n_tasks: number of tasks K, at least 1.
-        factor: :math:`c_i`, a positive number or one per task (``1.0`` for a regression
-            task, ``2.0`` for a classification task, to follow the paper exactly).
-            Default: ``1.0``.
-
-    Shape:
-        - ``losses``: K 0-d tensors (or of one common shape), or a ``[K, ...]`` tensor.
-        - Output: one task's loss shape (0-d for scalar losses); the losses' dtype.
-
-    Raises:
-        ValueError: ``n_tasks`` < 1, a non-positive factor or a number of factors other
-            than ``n_tasks``; when called, a number of losses other than ``n_tasks``.
-        TypeError: ``n_tasks`` not an integer.
-        ImportError: PyTorch is not installed (use :func:`uncertainty_weighted_sum`).
-
-    References:
-        Kendall, A., Gal, Y. and Cipolla, R. "Multi-Task Learning Using Uncertainty to
-        Weigh Losses for Scene Geometry and Semantics." CVPR 2018.
-        https://arxiv.org/abs/1705.07115
-
-    Example:
-        Task losses of scales 1 and 100 end up weighted about 100 : 1 (in training, give
-        the optimizer the model's parameters and the weighting's together).
-
-        >>> import torch
-        >>> from crossent.multitask import UncertaintyWeighting
-        >>> weighting = UncertaintyWeighting(2)
-        >>> optimizer = torch.optim.Adam(weighting.parameters(), lr=0.2)
-        >>> for _ in range(400):
-        ...     losses = [torch.tensor(1.0), torch.tensor(100.0)]
-        ...     optimizer.zero_grad()
-        ...     weighting(losses).backward()
-        ...     optimizer.step()
-        >>> w = weighting.weights()
-        >>> round(float(w[0] / w[1]))
-        100
-    """
-
-    def __init__(self, n_tasks: int, *, factor: float | Sequence[float] = 1.0) -> None:
-        import torch
-
-        super().__init__()
-        self.n_tasks = _n_tasks(n_tasks)
-        self.factor = _positive_numbers("factor", factor, self.n_tasks)
-        self.log_vars = torch.nn.Parameter(torch.zeros(self.n_tasks))
-
-    def forward(self, losses: Any) -> Any:
-        """The total :math:`\\sum_i c_i e^{-s_i} L_i + s_i` of the K task losses."""
-        return _uncertainty_total(losses, self.log_vars, self.factor, self.n_tasks)
-
-    def weights(self) -> Any:
-        """The effective weights :math:`c_i e^{-s_i}` now, a detached ``[K]`` tensor."""
-        import torch
-
-        with torch.no_grad():
-            log_vars = self.log_vars.detach()
-            return _uncertainty_weights(namespace(log_vars), log_vars, self.factor).clone()
-
-    def extra_repr(self) -> str:
-        return f"n_tasks={self.n_tasks}"
 
 
 # ---------------------------------------------------------------------------------------
@@ -476,7 +336,7 @@ class DynamicWeightAverage:
     """
 
     def __init__(self, n_tasks: int, *, temperature: float = 2.0) -> None:
-        self.n_tasks = _n_tasks(n_tasks)
+        self.n_tasks = check_n_tasks(n_tasks)
         self.temperature = _checks.positive("temperature", temperature)
         self._before_last: np.ndarray | None = None
         self._last: np.ndarray | None = None
@@ -523,214 +383,29 @@ class DynamicWeightAverage:
 
 
 # ---------------------------------------------------------------------------------------
-# GradNorm (Chen, Badrinarayanan, Lee & Rabinovich 2018).
+# The torch.nn.Module weightings live in crossent.torch.multitask; re-exported here lazily.
 # ---------------------------------------------------------------------------------------
 
+TORCH_MODULES = ("UncertaintyWeighting", "GradNorm")
+"""The weightings that are ``torch.nn.Module`` classes (learnable parameters), defined in
+:mod:`crossent.torch.multitask` and reachable here without importing PyTorch up front."""
 
-class GradNorm(_TorchModuleBase):
-    r"""Task weights that balance the gradient norms at a shared layer (Chen et al. 2018).
 
-    The network is trained on :math:`\sum_i w_i L_i` with the weights :math:`w_i`
-    (parameter ``task_weights``, initialised to 1) held fixed; the weights are trained on
-    the GradNorm loss
+def __getattr__(name: str) -> Any:
+    """:data:`TORCH_MODULES` from :mod:`crossent.torch.multitask`, imported on first access."""
+    # Objects pickled by earlier versions name their classes "_Torch<Name>" in this module.
+    base = name[len("_Torch") :] if name.startswith("_Torch") else name
+    if base not in TORCH_MODULES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    try:
+        module = importlib.import_module("crossent.torch.multitask")
+    except ImportError as exc:
+        raise ImportError(
+            f"`{base}` is a torch.nn.Module and needs PyTorch (pip install 'crossent[torch]'); "
+            "without it use the functional forms, e.g. `uncertainty_weighted_sum`."
+        ) from exc
+    return getattr(module, base)
 
-    .. math::
 
-        L_\text{grad} = \sum_{i=1}^{K} \big|\, G_W^{(i)} - \bar G_W \, [r_i]^{\alpha} \big|,
-        \qquad G_W^{(i)} = \lVert \nabla_W\, w_i L_i \rVert_2,
-        \qquad \bar G_W = \tfrac1K \textstyle\sum_j G_W^{(j)},
-
-        \tilde L_i = L_i(t) / L_i(0), \qquad r_i = \tilde L_i \big/ \tfrac1K \textstyle\sum_j \tilde L_j,
-
-    where :math:`W` are the parameters of a layer every task shares (the paper takes
-    the last shared layer), the target :math:`\bar G_W [r_i]^\alpha` is held constant,
-    and :math:`L_\text{grad}` is differentiated with respect to the :math:`w_i` only.
-    A task that trains slower than the others (:math:`r_i > 1`) is given a larger
-    gradient; :math:`\alpha` sets how strongly (``alpha=0`` equalises the gradient norms).
-    After each step of the weights' optimizer, ``renormalize()`` rescales them to
-    :math:`\sum_i w_i = K`. Since :math:`w_i` is a positive scalar,
-    :math:`G_W^{(i)} = w_i \lVert \nabla_W L_i \rVert`: the per-task gradient norms are
-    computed with first-order autograd (K backward passes from the losses to :math:`W`)
-    and no second-order graph is built. Keep the weights' learning rate small enough
-    that no weight reaches 0 (a weight at or below 0 switches its task off or reverses it).
-
-    A training step:
-
-    1. compute the K task losses :math:`L_i(t)`;
-    2. ``total = gradnorm(losses)``: :math:`\sum_i w_i L_i` with the :math:`w_i`
-       detached, the network's loss;
-    3. ``balance = gradnorm.gradnorm_loss(losses, shared)``: :math:`L_\text{grad}`, a
-       function of the :math:`w_i` only (on its first call it records the initial losses
-       :math:`L_i(0)`, unless given as ``initial_losses``);
-    4. zero both optimizers' gradients, ``(total + balance).backward()``, step both;
-    5. ``gradnorm.renormalize()``.
-
-    Args:
-        n_tasks: number of tasks K, at least 1.
-        alpha: :math:`\alpha \ge 0`, the strength of the restoring force. Default: ``1.5``
-            (the paper's value for NYUv2).
-        initial_losses: the K positive losses :math:`L_i(0)` the loss ratios divide by
-            (e.g. :math:`\log C` for a C-class softmax cross-entropy, its value at a uniform
-            prediction). ``None`` records the losses of the first ``gradnorm_loss`` call.
-            Default: ``None``.
-
-    Shape:
-        - ``losses``: K 0-d tensors, or a ``[K]`` tensor.
-        - Output of the call and of ``gradnorm_loss``: 0-d.
-
-    Raises:
-        ValueError: ``n_tasks`` < 1, negative ``alpha``, bad ``initial_losses``; when
-            called, a number of losses other than ``n_tasks``; in ``gradnorm_loss``, a task
-            loss that does not depend on the shared parameters.
-        TypeError: ``n_tasks`` not an integer; losses that are not torch tensors.
-        ImportError: PyTorch is not installed.
-
-    References:
-        Chen, Z., Badrinarayanan, V., Lee, C.-Y. and Rabinovich, A. "GradNorm: Gradient
-        Normalization for Adaptive Loss Balancing in Deep Multitask Networks." ICML 2018.
-        https://arxiv.org/abs/1711.02257
-
-    Example:
-        Two regression heads on a shared trunk, the second with targets 10 times larger:
-
-        >>> import torch
-        >>> from crossent.multitask import GradNorm
-        >>> _ = torch.manual_seed(0)
-        >>> trunk = torch.nn.Linear(4, 16)
-        >>> heads = torch.nn.ModuleList([torch.nn.Linear(16, 1), torch.nn.Linear(16, 1)])
-        >>> gradnorm = GradNorm(2, alpha=1.5)
-        >>> model_opt = torch.optim.SGD([*trunk.parameters(), *heads.parameters()], lr=1e-3)
-        >>> weight_opt = torch.optim.Adam(gradnorm.parameters(), lr=0.02)
-        >>> x = torch.randn(64, 4)
-        >>> targets = [x @ torch.randn(4, 1), 10 * x @ torch.randn(4, 1)]
-        >>> for _ in range(50):
-        ...     features = torch.tanh(trunk(x))
-        ...     losses = [
-        ...         torch.nn.functional.mse_loss(head(features), y) for head, y in zip(heads, targets)
-        ...     ]
-        ...     total = gradnorm(losses)  # w held fixed: trains the network
-        ...     balance = gradnorm.gradnorm_loss(losses, trunk.weight)  # trains w only
-        ...     model_opt.zero_grad()
-        ...     weight_opt.zero_grad()
-        ...     (total + balance).backward()
-        ...     model_opt.step()
-        ...     weight_opt.step()
-        ...     gradnorm.renormalize()  # sum of weights = n_tasks
-        >>> w = gradnorm.weights()
-        >>> bool(w[0] > w[1]), round(float(w.sum()), 4)  # the small-scale task gains weight
-        (True, 2.0)
-    """
-
-    initial_losses: torch.Tensor
-
-    def __init__(
-        self,
-        n_tasks: int,
-        *,
-        alpha: float = 1.5,
-        initial_losses: Sequence[float] | None = None,
-    ) -> None:
-        import torch
-
-        super().__init__()
-        self.n_tasks = _n_tasks(n_tasks)
-        self.alpha = _checks.non_negative("alpha", alpha)
-        self.task_weights = torch.nn.Parameter(torch.ones(self.n_tasks))
-        initial = (
-            (float("nan"),) * self.n_tasks
-            if initial_losses is None
-            else _positive_numbers("initial_losses", initial_losses, self.n_tasks)
-        )
-        # NaN marks "not recorded yet"; a buffer, so that it follows .to() and state_dict.
-        self.register_buffer("initial_losses", torch.tensor(initial))
-
-    def forward(self, losses: Any) -> Any:
-        """The network's loss :math:`\\sum_i w_i L_i`, with the weights held fixed (0-d)."""
-        xp, stacked, out_dtype = self._torch_losses(losses)
-        weights = to_float(xp, self.task_weights.detach(), stacked.dtype)
-        return to_float(xp, _weighted_sum(xp, stacked, weights), out_dtype)
-
-    def gradnorm_loss(self, losses: Any, shared_parameters: Any) -> Any:
-        """The GradNorm loss :math:`L_\\text{grad}`, differentiable in the weights only.
-
-        Args:
-            losses: the K task losses of this step, still attached to the graph; a list
-                or tuple of 0-d tensors (the entries of a ``[K]`` tensor work too, but a
-                task that does not reach :math:`W` then shows a zero gradient norm instead
-                of an error).
-            shared_parameters: the parameters :math:`W` of a layer every task uses (a
-                tensor or an iterable of tensors), e.g. ``trunk[-1].weight``.
-
-        Returns:
-            0-d tensor; its gradient reaches ``task_weights`` and nothing else.
-        """
-        import torch
-
-        _, stacked, _ = self._torch_losses(losses)
-        params = (
-            [shared_parameters]
-            if isinstance(shared_parameters, torch.Tensor)
-            else list(shared_parameters)
-        )
-        if not params or not all(isinstance(p, torch.Tensor) for p in params):
-            raise TypeError(
-                "`shared_parameters` must be a tensor or an iterable of tensors; "
-                f"got {type(shared_parameters).__name__}."
-            )
-        # Differentiate each loss as given: the entries of a stacked tensor are linked in the
-        # graph, which would turn "does not reach W" into a silent zero gradient.
-        per_task = list(losses) if isinstance(losses, (list, tuple)) else list(stacked)
-        norms = []
-        for i, loss in enumerate(per_task):
-            attached = isinstance(loss, torch.Tensor) and loss.requires_grad
-            grads = (
-                torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
-                if attached
-                else (None,)
-            )
-            if any(g is None for g in grads):
-                raise ValueError(
-                    f"`shared_parameters`: task loss {i} does not depend on them; name a "
-                    f"layer that every task's loss passes through."
-                )
-            norms.append(
-                torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
-            )
-        w = self.task_weights
-        grad_norms = w * torch.stack(norms).to(w.dtype)  # G_W^(i) = w_i ||grad_W L_i||
-        with torch.no_grad():
-            current = stacked.detach().to(w.dtype)
-            self.initial_losses.copy_(
-                torch.where(torch.isnan(self.initial_losses), current, self.initial_losses)
-            )
-            loss_ratios = current / self.initial_losses
-            inverse_rates = loss_ratios / loss_ratios.mean()
-            target = grad_norms.mean() * inverse_rates**self.alpha
-        return torch.sum(torch.abs(grad_norms - target))
-
-    def renormalize(self) -> None:
-        """Rescale the weights in place so that they sum to ``n_tasks``."""
-        import torch
-
-        with torch.no_grad():
-            self.task_weights.mul_(self.n_tasks / self.task_weights.sum())
-
-    def weights(self) -> Any:
-        """The task weights :math:`w_i` now, a detached ``[K]`` tensor."""
-        return self.task_weights.detach().clone()
-
-    def extra_repr(self) -> str:
-        return f"n_tasks={self.n_tasks}, alpha={self.alpha}"
-
-    def _torch_losses(self, losses: Any) -> tuple[Any, Any, Any]:
-        xp, stacked, out_dtype = _losses(losses, self.n_tasks)
-        if not is_torch(xp):
-            raise TypeError(
-                f"`losses` must be torch tensors for GradNorm; got {type(stacked).__module__}"
-                f" arrays of dtype {dtype_name(stacked.dtype)}."
-            )
-        if stacked.ndim != 1:
-            raise ValueError(
-                f"`losses` must hold one scalar loss per task; got shape {tuple(stacked.shape)}."
-            )
-        return xp, stacked, out_dtype
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(TORCH_MODULES))

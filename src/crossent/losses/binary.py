@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from crossent import _checks, _reduce
+from crossent import _checks, _guardrails, _reduce
 from crossent._array import (
     DEFAULT_EPS,
     Array,
@@ -101,6 +101,7 @@ def check_pos_weight(xp: Any, pos_weight: Any, shape: tuple[int, ...], dtype: An
     return to_float(xp, pos_weight, dtype)
 
 
+@_checks.honours_validate
 def sigmoid_binary_cross_entropy(
     logits: Array,
     targets: Array,
@@ -110,6 +111,7 @@ def sigmoid_binary_cross_entropy(
     label_smoothing: float = 0.0,
     reduction: str = "mean",
     check: bool = False,
+    validate: bool | None = None,
 ) -> Array:
     r"""Binary cross-entropy on logits: one sigmoid per element (binary and multi-label).
 
@@ -131,6 +133,9 @@ def sigmoid_binary_cross_entropy(
         check: run :func:`crossent.task.check` first (refuses e.g. class indices for
             one-hot targets, a trailing axis of size 1, probabilities for logits).
             Default: ``False``.
+        validate: value checks (label range, probabilities, row sums, weights) on
+            (``True``) or off (``False``) for this call; ``None`` follows
+            :func:`crossent.set_validation`. Default: ``None``.
 
     Returns:
         0-d array, or the elementwise losses of ``logits``' shape for ``"none"``; same
@@ -147,7 +152,7 @@ def sigmoid_binary_cross_entropy(
         0.6931
     """
     if check:
-        _checks.pairing(logits, targets, loss="sigmoid_binary_cross_entropy")
+        _guardrails.check(logits, targets, loss="sigmoid_binary_cross_entropy")
     b = prepare_binary(
         logits,
         targets,
@@ -167,6 +172,7 @@ def sigmoid_binary_cross_entropy(
     return to_float(xp, _reduce.reduce(xp, loss, reduction), b.out_dtype)
 
 
+@_checks.honours_validate
 def binary_cross_entropy(
     probs: Array,
     targets: Array,
@@ -175,6 +181,7 @@ def binary_cross_entropy(
     eps: float = DEFAULT_EPS,
     reduction: str = "mean",
     check: bool = False,
+    validate: bool | None = None,
 ) -> Array:
     r"""Binary cross-entropy of predicted probabilities (the output of a sigmoid).
 
@@ -193,6 +200,9 @@ def binary_cross_entropy(
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
         check: run :func:`crossent.task.check` first (refuses e.g. logits for
             probabilities, targets that do not match the outputs). Default: ``False``.
+        validate: value checks (label range, probabilities, row sums, weights) on
+            (``True``) or off (``False``) for this call; ``None`` follows
+            :func:`crossent.set_validation`. Default: ``None``.
 
     Returns:
         As :func:`sigmoid_binary_cross_entropy`.
@@ -207,7 +217,7 @@ def binary_cross_entropy(
         0.6931
     """
     if check:
-        _checks.pairing(probs, targets, loss="binary_cross_entropy")
+        _guardrails.check(probs, targets, loss="binary_cross_entropy")
     b, floor = prepare_binary_probs(probs, targets, weight=weight, eps=eps, reduction=reduction)
     xp = b.xp
     loss = -(b.y * clamped_log(xp, b.z, floor) + (1 - b.y) * clamped_log(xp, 1 - b.z, floor))

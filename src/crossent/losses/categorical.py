@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from crossent import _checks, _reduce
+from crossent import _checks, _guardrails, _reduce
 from crossent._array import (
     DEFAULT_EPS,
     Array,
@@ -269,6 +269,7 @@ def softmax_forward(
     )
 
 
+@_checks.honours_validate
 def softmax_cross_entropy(
     logits: Array,
     targets: Array,
@@ -281,6 +282,7 @@ def softmax_cross_entropy(
     logit_softcap: float | None = None,
     reduction: str = "mean",
     check: bool = False,
+    validate: bool | None = None,
 ) -> Array:
     r"""Cross-entropy of softmax(``logits``) against class indices or probability targets.
 
@@ -315,6 +317,9 @@ def softmax_cross_entropy(
         check: run :func:`crossent.task.check` first, which refuses the classic mistakes
             (one output unit, multi-hot targets, probabilities for logits, ...) with the
             fix. Default: ``False``.
+        validate: value checks (label range, probabilities, row sums, weights) on
+            (``True``) or off (``False``) for this call; ``None`` follows
+            :func:`crossent.set_validation`. Default: ``None``.
 
     Returns:
         0-d array for ``"mean"``/``"sum"``; for ``"none"`` the per-sample losses, shaped
@@ -338,7 +343,7 @@ def softmax_cross_entropy(
         0.3567
     """
     if check:
-        _checks.pairing(
+        _guardrails.check(
             logits, targets, loss="softmax_cross_entropy", axis=axis, ignore_index=ignore_index
         )
     f = softmax_forward(
@@ -359,6 +364,7 @@ def softmax_cross_entropy(
     return to_float(xp, _reduce.reduce(xp, loss, reduction, f.divisor), f.out_dtype)
 
 
+@_checks.honours_validate
 def categorical_cross_entropy(
     probs: Array,
     targets: Array,
@@ -369,6 +375,7 @@ def categorical_cross_entropy(
     eps: float = DEFAULT_EPS,
     reduction: str = "mean",
     check: bool = False,
+    validate: bool | None = None,
 ) -> Array:
     r"""Cross-entropy of predicted probabilities ``probs`` against class indices or distributions.
 
@@ -392,6 +399,9 @@ def categorical_cross_entropy(
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
         check: run :func:`crossent.task.check` first (refuses e.g. one output unit, rows
             of independent sigmoid outputs, logits for probabilities). Default: ``False``.
+        validate: value checks (label range, probabilities, row sums, weights) on
+            (``True``) or off (``False``) for this call; ``None`` follows
+            :func:`crossent.set_validation`. Default: ``None``.
 
     Returns:
         As :func:`softmax_cross_entropy`.
@@ -406,7 +416,7 @@ def categorical_cross_entropy(
         0.6931
     """
     if check:
-        _checks.pairing(
+        _guardrails.check(
             probs, targets, loss="categorical_cross_entropy", axis=axis, ignore_index=ignore_index
         )
     f = categorical_forward(

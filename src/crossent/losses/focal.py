@@ -24,7 +24,7 @@ from typing import Any
 
 import array_api_compat
 
-from crossent import _checks, _reduce
+from crossent import _checks, _guardrails, _reduce
 from crossent._array import (
     Array,
     asarray_in,
@@ -100,6 +100,7 @@ def sigmoid_focal_forward(
     return SigmoidFocalForward(b, log_p, log_1mp, log_1mpt, alpha_t, gamma)
 
 
+@_checks.honours_validate
 def sigmoid_focal_loss(
     logits: Array,
     targets: Array,
@@ -109,6 +110,7 @@ def sigmoid_focal_loss(
     weight: Array | None = None,
     reduction: str = "mean",
     check: bool = False,
+    validate: bool | None = None,
 ) -> Array:
     r"""Focal loss on logits (Lin et al. 2017): sigmoid cross-entropy that fades on easy examples.
 
@@ -139,6 +141,9 @@ def sigmoid_focal_loss(
         weight: elementwise weight broadcastable to ``logits``. Default: ``None``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
         check: run :func:`crossent.task.check` on the pairing first. Default: ``False``.
+        validate: value checks (label range, probabilities, row sums, weights) on
+            (``True``) or off (``False``) for this call; ``None`` follows
+            :func:`crossent.set_validation`. Default: ``None``.
 
     Returns:
         0-d array, or the elementwise losses of ``logits``' shape for ``"none"``; same
@@ -161,7 +166,7 @@ def sigmoid_focal_loss(
         array([0.0005, 0.4125])
     """
     if check:
-        _checks.pairing(logits, targets, loss="sigmoid_focal_loss")
+        _guardrails.check(logits, targets, loss="sigmoid_focal_loss")
     f = sigmoid_focal_forward(
         logits, targets, alpha=alpha, gamma=gamma, weight=weight, reduction=reduction
     )
@@ -267,6 +272,7 @@ def softmax_focal_forward(
     return SoftmaxFocalForward(f, log_q, coef, log_q_t, log_1mq_t, gamma)
 
 
+@_checks.honours_validate
 def softmax_focal_loss(
     logits: Array,
     targets: Array,
@@ -277,6 +283,7 @@ def softmax_focal_loss(
     ignore_index: int | None = -100,
     reduction: str = "mean",
     check: bool = False,
+    validate: bool | None = None,
 ) -> Array:
     r"""Multi-class focal loss on the softmax: cross-entropy times :math:`(1 - q_y)^\gamma`.
 
@@ -311,6 +318,9 @@ def softmax_focal_loss(
             Default: ``-100``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
         check: run :func:`crossent.task.check` on the pairing first. Default: ``False``.
+        validate: value checks (label range, probabilities, row sums, weights) on
+            (``True``) or off (``False``) for this call; ``None`` follows
+            :func:`crossent.set_validation`. Default: ``None``.
 
     Returns:
         0-d array for ``"mean"``/``"sum"``; for ``"none"`` the per-sample losses, shaped
@@ -333,7 +343,7 @@ def softmax_focal_loss(
         array([0.0011, 1.03  ])
     """
     if check:
-        _checks.pairing(
+        _guardrails.check(
             logits, targets, loss="softmax_focal_loss", axis=axis, ignore_index=ignore_index
         )
     s = softmax_focal_forward(
@@ -410,6 +420,7 @@ def asymmetric_forward(
     return AsymmetricForward(b, log_p, log_1mp, shifted, u, log_u, log_1mu, gamma_pos, gamma_neg, m)
 
 
+@_checks.honours_validate
 def asymmetric_loss(
     logits: Array,
     targets: Array,
@@ -420,6 +431,7 @@ def asymmetric_loss(
     weight: Array | None = None,
     reduction: str = "mean",
     check: bool = False,
+    validate: bool | None = None,
 ) -> Array:
     r"""Asymmetric loss for multi-label classification (Ridnik et al. 2021).
 
@@ -452,6 +464,9 @@ def asymmetric_loss(
         weight: elementwise weight broadcastable to ``logits``. Default: ``None``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
         check: run :func:`crossent.task.check` on the pairing first. Default: ``False``.
+        validate: value checks (label range, probabilities, row sums, weights) on
+            (``True``) or off (``False``) for this call; ``None`` follows
+            :func:`crossent.set_validation`. Default: ``None``.
 
     Returns:
         0-d array, or the elementwise losses of ``logits``' shape for ``"none"``; same
@@ -474,7 +489,7 @@ def asymmetric_loss(
         array([[0.    , 0.0245, 0.3133]])
     """
     if check:
-        _checks.pairing(logits, targets, loss="asymmetric_loss")
+        _guardrails.check(logits, targets, loss="asymmetric_loss")
     a = asymmetric_forward(
         logits,
         targets,

@@ -1,7 +1,7 @@
 r"""Gradient harmonizing mechanism for classification, GHM-C (Li, Liu, Wang 2019).
 
 Each element's *gradient norm* under sigmoid cross-entropy is
-:math:`g = |\sigma(z) - y|` (the seeds' ``a − y``). Its density over a batch is U-shaped:
+:math:`g = |\sigma(z) - y|` (the articles' ``a − y``). Its density over a batch is U-shaped:
 a crowd of easy examples near 0 and a bump of outliers near 1. GHM-C weighs each element
 by the inverse of that density, so that both crowds — the easy examples *and* the
 outliers — are down-weighted, while focal loss only down-weights the first.
@@ -19,12 +19,11 @@ from typing import Any
 
 import array_api_compat
 
-from crossent import _checks, _reduce
+from crossent import _checks, _guardrails, _reduce
 from crossent._array import (
     Array,
     asarray_in,
     index_dtype,
-    is_concrete,
     is_jax,
     is_torch,
     log_sigmoid,
@@ -52,9 +51,11 @@ def bincount(xp: Any, indices: Any, weights: Any, length: int) -> Any:
     flat_i = xp.reshape(indices, (-1,))
     flat_w = xp.reshape(weights, (-1,))
     if is_torch(xp):
-        import torch
-
-        return torch.bincount(flat_i, weights=flat_w, minlength=length)
+        # index_add, not bincount: its output has a static shape, so fake tensors and
+        # torch.compile can trace it.
+        return xp.zeros(length, dtype=flat_w.dtype, device=flat_w.device).index_add(
+            0, flat_i, flat_w
+        )
     if is_jax(xp):
         import jax.numpy as jnp
 
@@ -107,7 +108,7 @@ def check_density(xp: Any, density: Any, f: GHMForward) -> Any:
     namespace(f.b.z, density)
     _checks.floating(xp, "density", density)
     _checks.same_shape("density", tuple(density.shape), (f.bins,), "one entry per bin")
-    if is_concrete(density) and is_concrete(f.counts):
+    if _checks.values_checked(xp, density, f.counts):
         missing = (f.counts > 0) & ~(density > 0)
         if bool(xp.any(missing)):
             k = int(xp.argmax(xp.astype(missing, index_dtype(xp))))
@@ -176,6 +177,7 @@ def ghm_loss_from_forward(f: GHMForward, density: Any, reduction: str) -> Array:
     return to_float(xp, _reduce.reduce(xp, loss, reduction, f.n_valid), b.out_dtype)
 
 
+@_checks.honours_validate
 def ghm_classification_loss(
     logits: Array,
     targets: Array,
@@ -185,6 +187,7 @@ def ghm_classification_loss(
     weight: Array | None = None,
     reduction: str = "mean",
     check: bool = False,
+    validate: bool | None = None,
 ) -> Array:
     r"""GHM-C loss (Li et al. 2019): sigmoid cross-entropy weighted by inverse gradient density.
 
@@ -215,6 +218,9 @@ def ghm_classification_loss(
         weight: elementwise weight broadcastable to ``logits``. Default: ``None``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
         check: run :func:`crossent.task.check` on the pairing first. Default: ``False``.
+        validate: value checks (label range, probabilities, row sums, weights) on
+            (``True``) or off (``False``) for this call; ``None`` follows
+            :func:`crossent.set_validation`. Default: ``None``.
 
     Returns:
         0-d array, or the elementwise losses for ``"none"``; same library and dtype as
@@ -237,7 +243,7 @@ def ghm_classification_loss(
         0.3499
     """
     if check:
-        _checks.pairing(logits, targets, loss="ghm_classification_loss")
+        _guardrails.check(logits, targets, loss="ghm_classification_loss")
     f = ghm_forward(logits, targets, bins=bins, weight=weight, reduction=reduction)
     return ghm_loss_from_forward(f, density, reduction)
 
@@ -289,6 +295,7 @@ class GHMC:
         """Forget the running density."""
         self.density = None
 
+    @_checks.honours_validate
     def __call__(
         self,
         logits: Array,
@@ -296,6 +303,7 @@ class GHMC:
         *,
         weight: Array | None = None,
         reduction: str = "mean",
+        validate: bool | None = None,
     ) -> Array:
         """The GHM-C loss of a batch, after updating the running density with it."""
         f = ghm_forward(logits, targets, bins=self.bins, weight=weight, reduction=reduction)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from crossent import _checks
-from crossent._array import Array, asarray, is_concrete, is_floating, is_integer, namespace, numel
+from crossent._array import Array, asarray, is_floating, is_integer, namespace, numel
 
 __all__ = ["class_balanced_weights"]
 
@@ -63,7 +63,7 @@ def class_balanced_weights(counts: Array, *, beta: float = 0.999) -> Array:
             f"`counts` must hold one count per class, shape [C] with C >= 1; got shape {tuple(counts.shape)}."
         )
     n = counts if is_floating(xp, counts) else xp.astype(counts, xp.asarray(0.0).dtype)
-    if is_concrete(n):
+    if _checks.values_checked(xp, n):
         bad = ~(xp.isfinite(n) & (n > 0))
         if bool(xp.any(bad)):
             c = int(xp.argmax(xp.astype(bad, xp.int32)))
