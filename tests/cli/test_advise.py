@@ -299,3 +299,28 @@ def test_stray_label_cutoff_separates_far_labels(n_classes, stray, seed):
 def test_labels_that_would_make_too_many_classes_are_refused():
     with pytest.raises(ValueError, match=r"would make .* classes, more than"):
         advise(np.array([2**40, 2**40 + 1] * 5))
+
+
+def test_predictions_of_unclear_kind_are_a_problem_not_a_guess():
+    y = np.arange(60) % 10
+    z = RNG.normal(size=(60, 10)) * 3
+    rounded = np.round(np.exp(z) / np.exp(z).sum(axis=1, keepdims=True), 2)
+    report = advise(y, rounded)["predictions"]
+    assert report["input"] is None and report["loss"] is None
+    assert report["problems"][0].startswith("cannot tell whether the predictions are probabi")
+    # Naming the loss says what they are meant to be; the pairing is then checked.
+    named = advise(y, rounded, loss="categorical_cross_entropy")["predictions"]
+    assert named["input"] == "probabilities"
+    assert "do not sum to 1" in named["problems"][0]
+
+
+def test_sigmoid_outputs_in_the_unit_interval_are_read_as_a_stated_guess():
+    y = np.arange(40) % 2
+    report = advise(y, sigmoid(RNG.normal(size=40)))["predictions"]
+    assert (report["input"], report["input_guess"]) == (
+        "probabilities",
+        "every value lies in [0, 1]",
+    )
+    assert "read as probabilities (a guess: every value lies in [0, 1])" in render(
+        advise(y, sigmoid(RNG.normal(size=40)))
+    )

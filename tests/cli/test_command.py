@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from numpy.lib import format as npy_format
 
 from crossent.cli import main
@@ -591,3 +592,91 @@ def test_advise_summarises_a_stray_huge_label(capsys, tmp_path):
     assert code == 0 and err == ""
     assert len(out.splitlines()) < 40
     assert "note: suspect: label 200000 (1 sample) far beyond the others (0..9)" in out
+
+
+# ---------------------------------------------------------------------------------------
+# Extreme but valid numbers: strict JSON, at most one line on stderr
+# ---------------------------------------------------------------------------------------
+
+
+def strict_json(text: str) -> dict:
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_eval_of_overflowing_logits_prints_only_finite_metrics(capsys, tmp_path):
+    pred, target = tmp_path / "z.npy", tmp_path / "y.npy"
+    np.save(pred, np.full(4, 8.98846567e307))
+    np.save(target, np.zeros(4))
+    code, out, err = run(capsys, "eval", str(pred), str(target), "--json")
+    assert code == 0
+    assert len(err.splitlines()) <= 1 and "Traceback" not in err
+    result = strict_json(out)
+    assert all(np.isfinite(v) for v in result["metrics"].values())
+    # The BCE of these logits is ~9e307 each: either its mean is computed, or it is
+    # omitted with a note, never printed as inf.
+    assert "cross_entropy" in result["metrics"] or any(
+        n.startswith("cross_entropy omitted: it is not finite") for n in result["notes"]
+    )
+
+
+def test_warnings_during_a_run_are_one_line(capsys, monkeypatch, files):
+    import crossent.cli.explain as explain_module
+
+    def noisy() -> list:
+        import warnings
+
+        for i in range(3):
+            warnings.warn(f"first line {i}\nsecond line", RuntimeWarning, stacklevel=1)
+        return []
+
+    monkeypatch.setitem(explain_module.TOPICS, "core", ("noisy", noisy))
+    code, out, err = run(capsys, "explain")
+    assert (code, out) == (0, "")
+    assert err.splitlines() == ["crossent explain: warning: first line 0 (and 2 more)"]
+
+
+@pytest.mark.parametrize(
+    ("target", "empty"),
+    [([0.0, 1e-310, 0.0, 0.0], "1"), ([1.0, 1.0, 1.0, 1.0], "0"), ([0.0, 0.0, 1e-310, 1.0], None)],
+)
+def test_advise_tiny_soft_counts_give_strict_json(capsys, tmp_path, target, empty):
+    path = tmp_path / "soft.npy"
+    np.save(path, np.array(target))
+    code, out, err = run(capsys, "advise", str(path), "--json")
+    assert code == 0 and err == ""
+    balance = strict_json(out)["balance"]
+    if empty is None:  # both classes have a real count
+        assert balance["empty"] == [] and np.isfinite(balance["imbalance_ratio"])
+    else:
+        assert balance["empty"] == [empty] and balance["imbalance_ratio"] is None
+
+
+EXTREME = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from([0.0, 0.5, 1.0, 3.0, 1e-310, 2.0**63, 1e308, -1e308]),
+)
+SHAPES = st.one_of(st.tuples(st.integers(1, 6)), st.tuples(st.integers(1, 6), st.integers(1, 7)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    pred=arrays(np.float64, SHAPES, elements=EXTREME),
+    target=arrays(np.float64, SHAPES, elements=EXTREME),
+    options=st.sampled_from([[], ["--probs"], ["--from-logits"], ["--task", "soft"]]),
+)
+def test_any_finite_numbers_give_exit_0_or_2_and_strict_json(pred, target, options):
+    with tempfile.TemporaryDirectory() as folder:
+        pred_path, target_path = Path(folder) / "p.npy", Path(folder) / "t.npy"
+        np.save(pred_path, pred)
+        np.save(target_path, target)
+        for argv in (
+            ["eval", str(pred_path), str(target_path), "--json", *options],
+            ["advise", str(target_path), "--pred", str(pred_path), "--json"],
+        ):
+            code, out, err = run_quietly(*argv)
+            assert_clean_exit(code, err)
+            if code == 0:
+                strict_json(out)

@@ -16,7 +16,8 @@ Files are read by :mod:`crossent.cli.files`, tables formatted by
 
 Exit codes: 0 success, 1 an internal failure or output that cannot be written (a full
 disk, a closed standard output: the OS's reason on one line of stderr), 2 bad usage or
-bad input, with the reason on one line of stderr. A reader that goes away (``crossent
+bad input, with the reason on one line of stderr. Warnings that the libraries raise during a
+successful run are summed up in one line of stderr. A reader that goes away (``crossent
 eval … | head -1``) ends the command quietly with 141, as the shell reports a process
 ended by SIGPIPE. ``run`` raises :class:`crossent.cli.files.InputError` for bad input.
 """
@@ -27,6 +28,7 @@ import argparse
 import errno
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
@@ -118,8 +120,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 with usage on bad arguments
     try:
-        code: Any = args.run(args)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            code: Any = args.run(args)
         sys.stdout.flush()  # a failed write surfaces here, not at exit
+        if caught:
+            # One line however many warnings the libraries raised (never their two-line form).
+            more = f" (and {len(caught) - 1} more)" if len(caught) > 1 else ""
+            message = _one_line(caught[0].message)  # type: ignore[arg-type]
+            print(f"crossent {args.command}: warning: {message}{more}", file=sys.stderr)
     except InputError as exc:
         print(f"crossent {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2

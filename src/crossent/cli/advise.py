@@ -148,14 +148,11 @@ def _balance(task: str, targets: np.ndarray, n_outputs: int | None) -> dict[str,
     notes = []
     if task == "multilabel":
         # What matters per label is negatives per positive: the pos_weight of BCE.
-        negatives = y.shape[0] - counts
-        empty = [names[i] for i in np.flatnonzero(counts == 0)]
-        ratio = None if empty else float(np.max(negatives / counts))
+        empty, ratio = _imbalance(y.shape[0] - counts, counts, names)
         if empty:
             notes.append(f"labels {_list(empty)} have no positive sample")
     else:
-        empty = [names[i] for i in np.flatnonzero(counts == 0)]
-        ratio = None if empty else float(counts.max() / counts.min())
+        empty, ratio = _imbalance(counts.max(), counts, names)
         if empty:
             notes.append(f"classes {_list(empty)} have no sample")
     if suspect is not None:
@@ -170,6 +167,21 @@ def _balance(task: str, targets: np.ndarray, n_outputs: int | None) -> dict[str,
         "notes": notes,
         "suspect": None if suspect is None else {k: v for k, v in suspect.items() if k != "note"},
     }
+
+
+def _imbalance(
+    numerator: np.ndarray | float, counts: np.ndarray, names: list[str]
+) -> tuple[list[str], float | None]:
+    """The classes too empty to divide by, and the largest ``numerator / count`` otherwise.
+
+    A count of 0, or one so small (a soft target of 1e-310) that the ratio overflows,
+    makes the class empty and the ratio ``None``: an infinite ratio has no use, and JSON
+    has no infinity.
+    """
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        ratios = np.asarray(numerator / counts, dtype=np.float64)
+    empty = [names[i] for i in np.flatnonzero(~np.isfinite(ratios))]
+    return empty, (None if empty else float(ratios.max()))
 
 
 def stray_label_cutoff(labels: np.ndarray, n_outputs: int | None = None) -> int | None:
@@ -276,7 +288,7 @@ def _suggestions(task: str, balance: dict[str, Any], n: int) -> list[str]:
     strength = "some class has no sample" if ratio is None else f"imbalance ratio {ratio:.3g}"
     if task == "binary":
         negatives, positives = counts
-        if positives == 0 or negatives == 0:
+        if balance["empty"]:
             return [f"only one class is present ({strength}): a classifier cannot learn the other"]
         alpha = negatives / (negatives + positives)
         return [
@@ -288,7 +300,7 @@ def _suggestions(task: str, balance: dict[str, Any], n: int) -> list[str]:
         ]
     if task == "multilabel":
         positives = np.asarray(counts, dtype=np.float64)
-        if np.any(positives == 0):
+        if balance["empty"]:
             return [
                 f"{strength}: a label with no positive sample cannot be learned; drop it or "
                 "collect positives"

@@ -201,7 +201,8 @@ def evaluate(
         "notes": [str]}``; ``input`` is ``"logits"`` or ``"probabilities"``,
         ``input_guess`` ``None`` or why that reading is only a guess (see
         :func:`read_input_kind`), ``loss`` the name of the loss behind ``cross_entropy``,
-        ``notes`` says why a metric is missing.
+        ``notes`` says why a metric is missing (undefined for the data, scikit-learn not
+        installed, or a value that overflows float64); every metric is finite.
 
     Raises:
         ValueError: shapes that do not fit the task, labels out of range, predictions
@@ -243,6 +244,9 @@ def evaluate(
     loss = choice.loss if from_logits else choice.probability_loss
     scorer = {"binary": _binary, "multiclass": _multiclass, "multilabel": _multilabel}
     metrics, notes = scorer.get(task, _soft)(pred, targets, from_logits, loss)
+    for name in [k for k, v in metrics.items() if not math.isfinite(v)]:
+        # A value that overflowed float64 is not the metric: say so rather than print inf.
+        notes.append(f"{name} omitted: it is not finite in float64 ({metrics.pop(name)!r})")
     return {
         "task": task,
         "input": "logits" if from_logits else "probabilities",
