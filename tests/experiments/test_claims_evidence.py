@@ -104,11 +104,14 @@ def test_the_three_statements_of_c16_are_full_records_from_one_experiment() -> N
 
 
 def test_c16_tuned_weight_is_chosen_without_the_repeat_it_scores() -> None:
+    grid = (1.0, 0.1, 0.01)
+    names = multitask._method_names(grid)
     run_ = multitask.ScaleRuns(
         1.0,
+        grid,
         np.ones(3),
-        {n: np.full(3, 0.9) for n in multitask._method_names()},
-        {n: np.full(3, 2.0) for n in multitask._method_names()},
+        {n: np.full(3, 0.9) for n in names},
+        {n: np.full(3, 2.0) for n in names},
         np.ones((3, 2)),
         ([0], np.ones((1, 2))),
     )

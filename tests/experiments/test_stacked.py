@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from crossent import sigmoid_binary_cross_entropy
-from crossent.experiments.stacked import StackedMLP, stack, train_stacked
+from crossent.experiments.stacked import StackedMLP, stack, stacked_outputs, train_stacked
 from crossent.experiments.training import NoProgress
 
 
@@ -118,3 +118,24 @@ def test_history_records_every_evaluation_per_member() -> None:
 def test_stack_refuses_ragged_members() -> None:
     with pytest.raises(ValueError, match="`arrays` must share one shape to stack"):
         stack([np.zeros((3, 2)), np.zeros((4, 2))])
+
+
+def test_members_can_share_a_draw_without_copying_it() -> None:
+    draws = [data(s) for s in (0, 1)]
+    x, y = stack([d[0] for d in draws]), stack([d[1] for d in draws])
+    data_of = torch.tensor([0, 1, 0, 1])
+    shared = StackedMLP([5, 6, 5, 6], 5, 1, hidden=8)
+    copied = StackedMLP([5, 6, 5, 6], 5, 1, hidden=8)
+    common = {"steps": 8, "batch_size": 16, "lr": 0.05, "seed": 1, "evaluate": evaluate}
+    train_stacked(
+        shared, member_loss, x, y, eval_at=[], progress=NoProgress(), data_of=data_of, **common
+    )  # type: ignore[arg-type]
+    train_stacked(
+        copied, member_loss, x[data_of], y[data_of], eval_at=[], progress=NoProgress(), **common
+    )  # type: ignore[arg-type]
+    for a, b in zip(shared.parameters(), copied.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+    out = stacked_outputs(shared, x, data_of)
+    assert out.shape == (4, 40, 1) and out.dtype == np.float64
+    with torch.no_grad():
+        np.testing.assert_allclose(out, shared(x[data_of]).double().numpy(), rtol=1e-6)

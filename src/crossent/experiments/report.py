@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,7 +89,7 @@ code { font-size: 0.9em; }
 .evidence dl { grid-template-columns: 10rem 1fr; }
 @media (max-width: 40rem) {
   body { padding: 0.6rem; font-size: 15px; }
-  dl { grid-template-columns: 1fr; }
+  dl, .evidence dl { grid-template-columns: 1fr; }
   dt { margin-top: 0.4rem; }
   .verdict { white-space: normal; }
 }
@@ -143,12 +144,19 @@ def _is_number(text: str) -> bool:
     return True
 
 
+_INTERVAL = re.compile(r"^\S+ \[\S+, \S+\]$")
+"""A cell ``mean [lo, hi]``: set like a number, on one line."""
+
+
 def _table(table: Table, css_class: str = "") -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in table.headers)
     body = "".join(
         "<tr>"
         + "".join(
-            f'<td class="num">{_e(c)}</td>' if _is_number(c) else f"<td>{_e(c)}</td>" for c in row
+            f'<td class="num">{_e(c)}</td>'
+            if _is_number(c) or _INTERVAL.match(c)
+            else f"<td>{_e(c)}</td>"
+            for c in row
         )
         + "</tr>"
         for row in table.rows

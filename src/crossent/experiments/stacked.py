@@ -22,7 +22,7 @@ from torch import nn
 from crossent.experiments.models import HIDDEN
 from crossent.experiments.training import Progress, _optimizer, deterministic
 
-__all__ = ["StackedHistory", "StackedMLP", "stack", "train_stacked"]
+__all__ = ["StackedHistory", "StackedMLP", "stack", "stacked_outputs", "train_stacked"]
 
 
 class StackedMLP(nn.Module):
@@ -95,6 +95,30 @@ def stack(arrays: Sequence[np.ndarray]) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(np.stack(arrays)))
 
 
+EVAL_ROWS = 512
+"""Held-out rows per chunk in :func:`stacked_outputs`: bounds the copy of the inputs per
+member (MNIST: 40 members × 512 rows × 784 pixels is 64 MB)."""
+
+
+def stacked_outputs(
+    model: StackedMLP, x: torch.Tensor, data_of: torch.Tensor | None = None
+) -> np.ndarray:
+    """Every member's outputs on its draw's held-out inputs, as float64 NumPy ``[M, N, out]``,
+    without gradients, in chunks of :data:`EVAL_ROWS` rows.
+
+    Args:
+        model: the stacked members.
+        x: ``[R, N, in]`` inputs, one per data draw.
+        data_of: ``[M]`` the draw of each member; None: member ``m`` reads draw ``m``.
+    """
+    chunks = []
+    with torch.no_grad():
+        for start in range(0, int(x.shape[1]), EVAL_ROWS):
+            xb = x[:, start : start + EVAL_ROWS]
+            chunks.append(model(xb if data_of is None else xb[data_of]).double().numpy())
+    return np.concatenate(chunks, axis=1)
+
+
 @dataclass
 class StackedHistory:
     """What a stacked run recorded at each evaluation: the step, each member's mean training
@@ -136,10 +160,13 @@ def train_stacked(
     eval_at: Sequence[int],
     progress: Progress,
     optimizer: str = "adam",
+    data_of: torch.Tensor | None = None,
 ) -> StackedHistory:
     """Train every member of ``model`` on its own data for ``steps`` mini-batch steps.
 
-    Member ``m`` trains on ``x[m], y[m]``; every member draws the same positions each step
+    Member ``m`` trains on ``x[data_of[m]], y[data_of[m]]`` (``x[m], y[m]`` without
+    ``data_of``: then the data are not copied once per member); every member draws the
+    same positions each step
     (one permutation per epoch, seeded by ``seed``), so that members sharing a data draw see
     the same batches. ``evaluate(model)`` runs under ``torch.no_grad`` at step 0, at each
     step of ``eval_at`` and at the end.
@@ -147,7 +174,7 @@ def train_stacked(
     Args:
         model: the stacked members.
         loss_fn: each member's mean loss on its batch (:data:`MemberLoss`).
-        x, y: ``[M, N, ...]`` training inputs and targets.
+        x, y: ``[R, N, ...]`` training inputs and targets, one per data draw.
         steps: optimiser steps.
         batch_size: rows per step (the whole set when it is at least ``N``).
         lr: learning rate.
@@ -156,6 +183,8 @@ def train_stacked(
         eval_at: steps at which to evaluate, besides 0 and ``steps``.
         progress: advanced once per step.
         optimizer: ``"adam"``, ``"adadelta"`` or ``"sgd"`` (all elementwise). Default: "adam".
+        data_of: ``[M]`` indices into the draws, the draw each member trains on; None: member
+            ``m`` trains on draw ``m``. Default: None.
 
     Returns:
         The :class:`StackedHistory`.
@@ -187,7 +216,10 @@ def train_stacked(
             order, cursor = torch.randperm(n, generator=generator), 0
         idx = order[cursor : cursor + batch]
         cursor += batch
-        losses = loss_fn(model(x[:, idx]), y[:, idx])
+        xb, yb = x[:, idx], y[:, idx]
+        if data_of is not None:
+            xb, yb = xb[data_of], yb[data_of]
+        losses = loss_fn(model(xb), yb)
         opt.zero_grad()
         losses.sum().backward()
         opt.step()

@@ -290,7 +290,7 @@ INIT_SCALE = 0.1
 """Standard deviation of the random starts: different for the two fits, and near enough to
 the ridge-penalised minimum (parameters of order 0.1–1) that L-BFGS gets there quickly."""
 
-C5_SIZES_QUICK, C5_SIZES_FULL = (50, 150, 500), (50, 150, 500, 1000)
+C5_SIZES_QUICK, C5_SIZES_FULL = (40, 120, 360), (50, 150, 500, 1000)
 """Training images per fit: the regime is the sample size (with few samples the ridge
 dominates, with many the data do; the claim names no size, so it must hold at every one)."""
 

@@ -38,6 +38,7 @@ from crossent.experiments.stacked import (
     StackedHistory,
     StackedMLP,
     stack,
+    stacked_outputs,
     train_stacked,
 )
 from crossent.experiments.stats import (
@@ -115,10 +116,9 @@ def _train_losses(
     metrics.
     """
     names, repeats = list(losses), len(draws)
-    x = stack([d.x_train for d in draws]).repeat(len(names), 1, 1)
-    y = stack(list(targets))
-    y = y.repeat(len(names), *([1] * (y.ndim - 1)))
-    x_test = stack([d.x_test for d in draws]).repeat(len(names), 1, 1)
+    x, y = stack([d.x_train for d in draws]), stack(list(targets))
+    x_test = stack([d.x_test for d in draws])
+    data_of = torch.arange(len(names) * repeats) % repeats
     seeds = [ctx.seed * 1000 + r for r in range(repeats)] * len(names)
     model = StackedMLP(seeds, draws[0].n_features, outputs)
     fns = [losses[n] for n in names]
@@ -132,7 +132,7 @@ def _train_losses(
         )
 
     def evaluate_all(m: StackedMLP) -> dict[str, np.ndarray]:
-        out = m(x_test).double().numpy()
+        out = stacked_outputs(m, x_test, data_of)
         per_loss = [evaluate(out[k * repeats : (k + 1) * repeats]) for k in range(len(names))]
         return {
             f"{key}\t{k}": values
@@ -153,6 +153,7 @@ def _train_losses(
         eval_at=eval_at,
         progress=ctx.progress,
         evaluate=evaluate_all,
+        data_of=data_of,
     )
     return {name: _member_history(joint, k, repeats) for k, name in enumerate(names)}
 
@@ -764,7 +765,7 @@ def c10(ctx: Context) -> Result:
 
     names: dict[str, MemberLoss] = {
         "sigmoid + BCE": _sigmoid_bce,
-        "−Σ y log σ(z) (CE over sigmoids)": _ce_over_sigmoids,
+        "CE over sigmoids, −Σ y log σ(z)": _ce_over_sigmoids,
     }
     ctx.progress.expect(max(budgets) + REFERENCE_STEPS)
     outputs = len(datasets.ATTRIBUTES)
