@@ -131,6 +131,14 @@ def test_c13_grid_sits_beside_the_paper(results: dict[str, Result]) -> None:
     table = next(t for t in results["C13"].tables if "γ × α" in t.title)
     row = next(r for r in table.rows if r[0] == "2")
     assert row[-1] == "34.0" and row[-2] == "0.25"
+    # The relative gain the finding compares with the paper's 34.0 / 31.1 − 1.
+    cell = grid["ap"]["γ=2, α=0.25"]["mean"]
+    best_ce = max(v["mean"] for k, v in grid["ap"].items() if k.startswith("γ=0,"))
+    assert grid["relative_gain_focal_over_balanced_ce"] == pytest.approx(cell / best_ce - 1)
+    assert grid["paper_relative_gain"] == pytest.approx(34.0 / 31.1 - 1)
+    titles = [f.title for f in results["C13"].figures]
+    assert any("γ × α" in t for t in titles)
+    assert all(f.svg.startswith("<svg") for f in results["C13"].figures)
 
 
 def test_c15_density_is_over_the_noisy_training_anchors(results: dict[str, Result]) -> None:

@@ -47,6 +47,7 @@ __all__ = [
     "average_precision",
     "bayes_average_precision",
     "bayes_recall",
+    "bayes_scores",
     "bce",
     "focal",
     "ghm",
@@ -370,13 +371,23 @@ def precision(
     return tp / total if total > 0 else 1.0
 
 
+def bayes_scores(
+    mixture: AnchorMixture, *, per_kind: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The true posterior log-odds of a fresh float64
+    :meth:`~crossent.experiments.datasets.AnchorMixture.evaluation_sample` of ``per_kind``
+    anchors of each kind, with the rows' positive and negative masses: what every
+    Bayes-optimal metric of ``mixture`` is computed from.
+    """
+    x, positive, negative = mixture.evaluation_sample(np.random.default_rng(seed), per_kind)
+    return mixture.log_odds(x), positive, negative
+
+
 def bayes_average_precision(mixture: AnchorMixture, *, per_kind: int, seed: int = 0) -> float:
     """The Bayes-optimal average precision of ``mixture``: the AP of its true posterior.
 
     Ranking by the posterior log-odds maximises AP, so no classifier trained on this
-    generator can do better in expectation. Computed in float64 on a fresh
-    :meth:`~crossent.experiments.datasets.AnchorMixture.evaluation_sample` of ``per_kind``
-    anchors of each kind.
+    generator can do better in expectation. Computed from :func:`bayes_scores`.
 
     Example:
         >>> from crossent.experiments.datasets import AnchorMixture
@@ -385,17 +396,16 @@ def bayes_average_precision(mixture: AnchorMixture, *, per_kind: int, seed: int 
         >>> round(bayes_average_precision(far, per_kind=20_000), 3)
         1.0
     """
-    x, positive, negative = mixture.evaluation_sample(np.random.default_rng(seed), per_kind)
-    return average_precision(mixture.log_odds(x), positive, negative)
+    return average_precision(*bayes_scores(mixture, per_kind=per_kind, seed=seed))
 
 
 def bayes_recall(
     mixture: AnchorMixture, *, threshold: float, per_kind: int, seed: int = 0
 ) -> float:
-    """Recall of the rule "true posterior log-odds > ``threshold``".
+    """Recall of the rule "true posterior log-odds > ``threshold``", from :func:`bayes_scores`.
 
     At ``threshold = log((1 − α)/α)`` this is the recall that α-balanced BCE approaches
     with unlimited data and capacity (its minimiser is the posterior reweighted by α).
     """
-    x, positive, _ = mixture.evaluation_sample(np.random.default_rng(seed), per_kind)
-    return recall(mixture.log_odds(x), positive, threshold)
+    log_odds, positive, _ = bayes_scores(mixture, per_kind=per_kind, seed=seed)
+    return recall(log_odds, positive, threshold)

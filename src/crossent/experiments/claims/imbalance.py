@@ -75,7 +75,8 @@ NEG_POS_RATIO = 3
 GHM_BINS, GHM_MOMENTUM = 10, 0.75
 """mmdetection's GHM-C setting for RetinaNet."""
 NOISE_SHARE = 0.2
-"""C15's density plot: the noise at which the gradient-norm density is shown."""
+"""C15's density plot is shown at the generated point whose noise is nearest this, and the
+real-data point has this noise."""
 THRESHOLD = 0.5
 """Decision threshold on σ(z) for recall and precision."""
 
@@ -133,7 +134,7 @@ class Setting:
 def _setting(ctx: Context) -> Setting:
     return Setting(
         images=ctx.size(quick=100, full=200),
-        steps=ctx.size(quick=100, full=200),
+        steps=ctx.size(quick=80, full=200),
         repeats=5,
     )
 
@@ -195,7 +196,7 @@ def _imbalance_points(ctx: Context) -> list[Point]:
 
 def _noise_points(ctx: Context) -> list[Point]:
     """C15: the share of mislabelled positives at 1:100, and on real digits."""
-    noises = (0.0, 0.2, 0.4) if ctx.quick else (0.0, 0.1, 0.2, 0.4)
+    noises = (0.0, 0.4) if ctx.quick else (0.0, 0.1, 0.2, 0.4)
     return [
         *(Point(NOISE, n, 0.01, noise=n) for n in noises),
         Point(NOISE, NOISE_SHARE, DIGIT_RATE, noise=NOISE_SHARE, digits=True),
@@ -268,17 +269,23 @@ def _data(ctx: Context, point: Point, images: int, repeats: int) -> _Data:
     return _Data(train, xs, positives, negatives)
 
 
-def _ceiling(point: Point) -> dict[str, float]:
-    mixture, rate = point.mixture(), point.positive_rate
-    # α-balanced BCE with α = 1 − ρ is minimised by the posterior with odds scaled by
-    # α/(1 − α): it predicts positive where the true log-odds exceed log(ρ/(1 − ρ)).
-    return {
-        "ap": detection.bayes_average_precision(mixture, per_kind=CEILING_PER_KIND),
-        "recall": detection.bayes_recall(mixture, threshold=0.0, per_kind=CEILING_PER_KIND),
-        "recall_balanced": detection.bayes_recall(
-            mixture, threshold=math.log(rate / (1 - rate)), per_kind=CEILING_PER_KIND
-        ),
-    }
+def _ceiling(ctx: Context, point: Point) -> dict[str, float]:
+    """The Bayes-optimal metrics of the point's generator (cached: points share generators)."""
+    key = f"imbalance/ceiling/rate={point.positive_rate:g}/hard={point.hard_share:g}"
+    if key not in ctx.store:
+        rate = point.positive_rate
+        log_odds, positive, negative = detection.bayes_scores(
+            point.mixture(), per_kind=CEILING_PER_KIND, seed=ctx.seed
+        )
+        # α-balanced BCE with α = 1 − ρ is minimised by the posterior with odds scaled by
+        # α/(1 − α): it predicts positive where the true log-odds exceed log(ρ/(1 − ρ)).
+        ctx.store[key] = {
+            "ap": detection.average_precision(log_odds, positive, negative),
+            "recall": detection.recall(log_odds, positive, 0.0),
+            "recall_balanced": detection.recall(log_odds, positive, math.log(rate / (1 - rate))),
+        }
+    ceiling: dict[str, float] = ctx.store[key]
+    return ceiling
 
 
 REFERENCES = {
@@ -289,20 +296,19 @@ REFERENCES = {
 
 
 def _logistic_reference(data: _Data) -> dict[str, float]:
-    """:data:`REFERENCES` on each repeat's training rows, scored on the test rows (mean over
-    repeats): the AP of a logistic regression, the recall of a class-balanced one."""
+    """:data:`REFERENCES` fitted on the first repeat's training rows and scored on the test
+    rows: the AP of a logistic regression, the recall of a class-balanced one."""
     from sklearn.linear_model import LogisticRegression
 
-    aps, recalls = [], []
-    for anchors, x, positive, negative in zip(
-        data.train, data.x_test, data.positive, data.negative, strict=True
-    ):
-        features, labels = anchors.x.reshape(-1, anchors.x.shape[-1]), anchors.y.ravel()
-        plain = LogisticRegression(max_iter=5000).fit(features, labels)
-        aps.append(detection.average_precision(plain.decision_function(x), positive, negative))
-        balanced = LogisticRegression(max_iter=5000, class_weight="balanced").fit(features, labels)
-        recalls.append(detection.recall(balanced.decision_function(x), positive))
-    return {"ap": float(np.mean(aps)), "recall": float(np.mean(recalls))}
+    features = data.train[0].x.reshape(-1, data.train[0].x.shape[-1])
+    labels = data.train[0].y.ravel()
+    x, positive, negative = data.x_test[0], data.positive[0], data.negative[0]
+    plain = LogisticRegression(max_iter=5000).fit(features, labels)
+    balanced = LogisticRegression(max_iter=5000, class_weight="balanced").fit(features, labels)
+    return {
+        "ap": detection.average_precision(plain.decision_function(x), positive, negative),
+        "recall": detection.recall(balanced.decision_function(x), positive),
+    }
 
 
 def _density(trained: detection.Trained, train: datasets.Anchors) -> dict[str, list[float]]:
@@ -372,7 +378,7 @@ def _run(
     measured = Measured(
         point,
         values,
-        ceiling=None if point.digits else _ceiling(point),
+        ceiling=None if point.digits else _ceiling(ctx, point),
         reference=_logistic_reference(data) if point.digits else None,
         density=_density(trained, data.train[0]) if density else {},
     )
@@ -410,10 +416,9 @@ def _noise_runs(ctx: Context) -> list[Measured]:
         FOCAL: detection.focal(GAMMA, ALPHA),
         GHM: detection.ghm(GHM_BINS, GHM_MOMENTUM),
     }
-    return [
-        _run(ctx, p, methods, "noise", density=p.noise == NOISE_SHARE and not p.digits)
-        for p in points
-    ]
+    generated = [p for p in points if not p.digits]
+    shown = min(generated, key=lambda p: abs(p.noise - NOISE_SHARE))
+    return [_run(ctx, p, methods, "noise", density=p == shown) for p in points]
 
 
 # ------------------------------------------------------------------------------- evidence
@@ -555,7 +560,8 @@ def _criterion(what: str, meaningful: float) -> str:
         f"{what}. Per point, the mean paired difference over the repeats with its 95% t "
         "interval; the claim holds where an interval lies above 0, does not hold if every "
         "interval lies below 0 or below the smallest difference the design detects (95%, 80% "
-        f"power) while that is at most {meaningful:g}, and is inconclusive otherwise."
+        f"power, at its least powerful point) while that is at most {meaningful:g}, and is "
+        "inconclusive otherwise."
     )
 
 
@@ -720,71 +726,143 @@ def _grid_name(gamma: float, alpha: float) -> str:
 
 def _grid(ctx: Context) -> Measured:
     gammas = (0.0, 1.0, 2.0, 5.0) if ctx.quick else GRID_GAMMAS
-    methods = {_grid_name(g, a): detection.focal(g, a) for g in gammas for a in GRID_ALPHAS}
+    alphas = (0.25, 0.75) if ctx.quick else GRID_ALPHAS
+    methods = {_grid_name(g, a): detection.focal(g, a) for g in gammas for a in alphas}
     _expect(ctx, [GRID_POINT], "grid")
     return _run(ctx, GRID_POINT, methods, "grid")
 
 
-def _grid_table(grid: Measured) -> tuple[Table, dict[str, object]]:
-    """Our AP for every (γ, α) beside the paper's Table 1: the best α per γ, and where the
-    best cell falls."""
-    gammas = sorted({float(n.split(",")[0][2:]) for n in grid.values})
-    ap = {n: mean_interval(v["ap"]) for n, v in grid.values.items()}
-    paper_1b = {g: (a, v) for g, a, v in PAPER_TABLE_1B}
-    rows, best_alpha = [], {}
-    for g in gammas:
-        cells = {a: ap[_grid_name(g, a)] for a in GRID_ALPHAS}
-        best = max(cells, key=lambda a: cells[a].mean)
-        best_alpha[g] = best
-        paper = paper_1b.get(g)
+def _best_alpha(ap: dict[tuple[float, float], Interval], gamma: float) -> float:
+    return max((a for g, a in ap if g == gamma), key=lambda a: ap[gamma, a].mean)
+
+
+@dataclass(frozen=True)
+class GridSummary:
+    """The γ × α grid's average precision and where its best cells fall."""
+
+    ap: dict[tuple[float, float], Interval]
+    best_alpha: dict[float, float]
+    best: tuple[float, float]
+
+    @property
+    def alphas(self) -> list[float]:
+        return sorted({a for _, a in self.ap})
+
+    @classmethod
+    def of(cls, grid: Measured) -> GridSummary:
+        ap = {
+            (g, a): mean_interval(grid.values[_grid_name(g, a)]["ap"])
+            for g in GRID_GAMMAS
+            for a in GRID_ALPHAS
+            if _grid_name(g, a) in grid.values
+        }
+        gammas = sorted({g for g, _ in ap})
+        best_alpha = {g: _best_alpha(ap, g) for g in gammas}
+        return cls(ap, best_alpha, max(ap, key=lambda cell: ap[cell].mean))
+
+    def gain(self) -> float:
+        """Relative gain of focal (γ = 2, α = 0.25) over the best α-balanced CE (γ = 0): the
+        paper's headline comparison, 34.0 against 31.1 in its Table 1."""
+        balanced = self.ap[0.0, self.best_alpha[0.0]].mean
+        return self.ap[GAMMA, ALPHA].mean / balanced - 1
+
+
+PAPER_GAIN = PAPER_TABLE_1B[5][2] / PAPER_TABLE_1B[0][2] - 1
+"""The paper's focal (γ = 2, α = 0.25) over α-balanced CE (γ = 0, α = 0.75): 34.0 / 31.1 − 1."""
+
+
+def _grid_table(summary: GridSummary) -> Table:
+    """Our AP for every (γ, α) beside the paper's Table 1b (the best α per γ)."""
+    paper = {g: (a, v) for g, a, v in PAPER_TABLE_1B}
+    rows = []
+    for g, best in summary.best_alpha.items():
+        cell = paper.get(g)
         rows.append(
             [
                 f"{g:g}",
-                *(_interval(cells[a]) for a in GRID_ALPHAS),
+                *(_interval(summary.ap[g, a]) for a in summary.alphas),
                 f"{best:g}",
-                f"{paper[0]:g}" if paper else "—",
-                f"{paper[1]:.1f}" if paper else "—",
+                f"{cell[0]:g}" if cell else "—",
+                f"{cell[1]:.1f}" if cell else "—",
             ]
         )
-    top = max(ap, key=lambda n: ap[n].mean)
-    table = Table(
+    return Table(
         f"Focal loss γ × α at {GRID_POINT.label()}: our AP (mean [95% CI]) beside Lin et al. "
         "2017 Table 1b (COCO AP with the best α for each γ)",
         [
             "γ",
-            *(f"α = {a:g}" for a in GRID_ALPHAS),
+            *(f"α = {a:g}" for a in summary.alphas),
             "our best α",
             "paper's best α",
             "paper's AP",
         ],
         rows,
     )
-    info: dict[str, object] = {
-        "ap": {n: iv.as_dict() for n, iv in ap.items()},
-        "best_alpha_per_gamma": {f"{g:g}": a for g, a in best_alpha.items()},
-        "best_cell": top,
-        "paper_table_1a": [list(r) for r in PAPER_TABLE_1A],
-        "paper_table_1b": [list(r) for r in PAPER_TABLE_1B],
-        "ceiling": grid.ceiling,
-    }
-    return table, info
 
 
-def _grid_finding(info: dict[str, object]) -> str:
-    best = info["best_alpha_per_gamma"]
-    assert isinstance(best, dict)
-    paper = {f"{g:g}": a for g, a, _ in PAPER_TABLE_1B}
-    agree = [g for g, a in best.items() if paper.get(g) == a]
-    differ = [g for g, a in best.items() if g in paper and paper[g] != a]
-    text = f"The γ × α grid's best cell is {info['best_cell']} (the paper's: γ=2, α=0.25)."
+def _grid_figure(summary: GridSummary, ceiling: float | None) -> str:
+    """Left: our AP against γ for each α, with intervals; right: the paper's Table 1b."""
+    fig, (ours, paper) = figures.figure(2)
+    gammas = list(summary.best_alpha)
+    at = np.arange(len(gammas))
+    for i, a in enumerate(summary.alphas):
+        ivs = [summary.ap[g, a] for g in gammas]
+        means = np.array([iv.mean for iv in ivs])
+        err = np.array([[iv.mean - iv.lo for iv in ivs], [iv.hi - iv.mean for iv in ivs]])
+        ours.errorbar(
+            at + (i - 1) * 0.08,
+            means,
+            yerr=err,
+            color=figures.COLORS[i],
+            marker="o",
+            capsize=3,
+            label=f"α = {a:g}",
+        )
+    if ceiling is not None:
+        ours.axhline(ceiling, color=figures.COLORS[5], linestyle="--", label="Bayes ceiling")
+    ours.set(
+        xticks=at,
+        xticklabels=[f"{g:g}" for g in gammas],
+        xlabel="γ",
+        ylabel="average precision",
+        title=f"crossent, {GRID_POINT.label()}",
+    )
+    ours.legend(fontsize=8)
+    paper_at = np.arange(len(PAPER_TABLE_1B))
+    paper.plot(paper_at, [v for _, _, v in PAPER_TABLE_1B], marker="o", color=figures.COLORS[3])
+    for x, (_, a, v) in zip(paper_at, PAPER_TABLE_1B, strict=True):
+        paper.annotate(
+            f"α={a:g}", (x, v), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8
+        )
+    paper.set(
+        xticks=paper_at,
+        xticklabels=[f"{g:g}" for g, _, _ in PAPER_TABLE_1B],
+        xlabel="γ",
+        ylabel="COCO AP",
+        title="Lin et al. 2017, Table 1b (best α)",
+    )
+    return figures.to_svg(fig, "c13-grid")
+
+
+def _grid_finding(summary: GridSummary) -> str:
+    paper = {g: a for g, a, _ in PAPER_TABLE_1B}
+    agree = [g for g, a in summary.best_alpha.items() if paper.get(g) == a]
+    differ = [g for g, a in summary.best_alpha.items() if g in paper and paper[g] != a]
+    g, a = summary.best
+    text = (
+        f"The γ × α grid's best cell is γ = {g:g}, α = {a:g} (the paper's: γ = 2, α = 0.25). "
+        f"Focal at γ = 2, α = 0.25 is {summary.gain():+.0%} over the best α-balanced CE "
+        f"(the paper: {PAPER_GAIN:+.0%}, 34.0 against 31.1)."
+    )
     if agree:
-        text += f" The best α agrees with the paper's Table 1b at γ = {', '.join(agree)}"
+        text += " The best α agrees with the paper's Table 1b at γ = " + ", ".join(
+            f"{x:g}" for x in agree
+        )
     if differ:
         text += (
             ("; it differs" if agree else " The best α differs from the paper's")
-            + f" at γ = {', '.join(differ)} (ours: "
-            + ", ".join(f"{best[g]:g}" for g in differ)
-            + ")"
+            + " at γ = "
+            + ", ".join(f"{x:g} (ours {summary.best_alpha[x]:g})" for x in differ)
         )
     return text + "."
 
@@ -795,7 +873,7 @@ def c13(ctx: Context) -> Result:
     c = _compare(
         runs, "ap", "average precision", FOCAL, BCE, [BCE, FOCAL], meaningful=MEANINGFUL_AP
     )
-    grid_table, grid_info = _grid_table(grid)
+    summary = GridSummary.of(grid)
     # How much the focal term shrinks an easy and a hard example's loss, from the loss itself.
     shrink = {}
     for label, p in (("easy_p_t_0.9", 0.9), ("hard_p_t_0.1", 0.1)):
@@ -809,7 +887,21 @@ def c13(ctx: Context) -> Result:
             f"Focal loss (γ = {GAMMA:g}, α = {ALPHA}) beats plain BCE on held-out average precision",
             MEANINGFUL_AP,
         ),
-        {**_measured(c, runs, "ap"), **shrink, "grid": grid_info},
+        {
+            **_measured(c, runs, "ap"),
+            **shrink,
+            "grid": {
+                "point": GRID_POINT.label(),
+                "ap": {_grid_name(*cell): iv.as_dict() for cell, iv in summary.ap.items()},
+                "best_alpha_per_gamma": {f"{g:g}": a for g, a in summary.best_alpha.items()},
+                "best_cell": _grid_name(*summary.best),
+                "relative_gain_focal_over_balanced_ce": summary.gain(),
+                "paper_relative_gain": PAPER_GAIN,
+                "paper_table_1a": [list(r) for r in PAPER_TABLE_1A],
+                "paper_table_1b": [list(r) for r in PAPER_TABLE_1B],
+                "ceiling": None if grid.ceiling is None else grid.ceiling["ap"],
+            },
+        },
         _setting_text(ctx, [m.point for m in runs])
         + f" Focal loss with the paper's best γ = {GAMMA:g}, α = {ALPHA}; the γ × α grid at "
         f"{GRID_POINT.label()} with the same budget and repeats.",
@@ -818,7 +910,7 @@ def c13(ctx: Context) -> Result:
         f"{shrink['focal_over_ce_hard_p_t_0.1']:.0%}. Focal minus BCE: "
         + _where(runs, c.evidence)
         + " "
-        + _grid_finding(grid_info)
+        + _grid_finding(summary)
         + " The paper's AP is COCO box AP of a ResNet detector, ours a per-anchor AP: only the "
         "shape of the grid compares.",
         figures=[
@@ -827,11 +919,18 @@ def c13(ctx: Context) -> Result:
                 _focal_curve_svg(),
                 "As in the paper's Figure 1 (α off): γ > 0 flattens the loss of well-classified "
                 "examples; γ = 0 is cross-entropy.",
-            )
+            ),
+            Figure(
+                "Focal loss γ × α: ours beside the paper's",
+                _grid_figure(summary, None if grid.ceiling is None else grid.ceiling["ap"]),
+                "Left: held-out AP on the generator at 1:1000 (mean and 95% interval over the "
+                "repeats; dashed: the Bayes-optimal AP). Right: the paper's COCO AP with the "
+                "best α for each γ. Only the shapes compare: where the best α and γ fall.",
+            ),
         ],
         tables=[
             _sweep_table(runs, c, "Average precision over the sweep (mean [95% CI] over repeats)"),
-            grid_table,
+            _grid_table(summary),
             Table(
                 "Lin et al. 2017 Table 1a: α-balanced CE (γ = 0), COCO AP",
                 ["α", *(f"{a:g}" for a, _ in PAPER_TABLE_1A)],
@@ -1008,7 +1107,8 @@ def _density_figure(density: dict[str, list[float]]) -> str:
 
 def c15(ctx: Context) -> Result:
     runs = _noise_runs(ctx)
-    density = next(m.density for m in runs if m.density)
+    plotted = next(m for m in runs if m.density)
+    density = plotted.density
     counts = np.array(density["counts"])
     weights = np.array(density["weights"])
     u_shaped = bool(counts[0] == counts.max() and counts[-1] > np.median(counts[1:-1]))
@@ -1036,6 +1136,7 @@ def c15(ctx: Context) -> Result:
             "bin_weights": [None if np.isnan(w) else float(w) for w in weights],
             "u_shaped": u_shaped,
             "both_ends_down_weighted": down_weighted,
+            "density_noise": plotted.point.noise,
             "versus_bce": {
                 "verdict": vs_bce.verdict,
                 "difference": [p.difference.as_dict() for p in vs_bce.evidence.sweep],
@@ -1047,7 +1148,7 @@ def c15(ctx: Context) -> Result:
         "many background anchors relabelled positive (the positive rate is unchanged); test "
         f"labels are clean. GHM-C as mmdetection's RetinaNet setting ({GHM_BINS} bins, momentum "
         f"{GHM_MOMENTUM}); focal loss γ = {GAMMA:g}, α = {ALPHA}. The density is that of the "
-        f"first repeat's BCE model over its training anchors at noise {NOISE_SHARE:g}.",
+        f"first repeat's BCE model over its training anchors at noise {plotted.point.noise:g}.",
         f"Anchors per bin: {[int(c) for c in counts]}: "
         + ("U-shaped. " if u_shaped else "not U-shaped. ")
         + "GHM-C minus focal: "
