@@ -106,6 +106,8 @@ def _torch_is_symbolic(x: Any) -> bool:
 
     if x.device.type == "meta" or torch.compiler.is_compiling():
         return True
+    if type(x) in (torch.Tensor, torch.nn.Parameter):  # the common case: not a subclass
+        return False
     from torch._subclasses.fake_tensor import is_fake
 
     return bool(is_fake(x))
