@@ -212,6 +212,28 @@ def _is_name(field: str) -> bool:
     return bool(field) and field[0] not in "0123456789+-." and _number(field) is None
 
 
+def _parse_fields(lines: list[tuple[int, str]], width: int, name: str) -> list[list[float]]:
+    """Each numbered line's comma-separated numbers; ``width`` columns each (0: as the first).
+
+    Raises:
+        InputError: a row of another width, or a field that is not a number, by row and column.
+    """
+    rows: list[list[float]] = []
+    for number, line in lines:
+        fields = [f.strip() for f in line.split(",")]
+        width = width or len(fields)
+        if len(fields) != width:
+            raise InputError(f"{name}: row {number} has {len(fields)} columns, not {width}.")
+        values = [_number(f) for f in fields]
+        if None in values:
+            column = values.index(None)
+            raise InputError(
+                f"{name}: row {number}, column {column + 1}: {fields[column]!r} is not a number."
+            )
+        rows.append(cast(list[float], values))
+    return rows
+
+
 def parse_csv(data: bytes, *, name: str = "CSV file") -> np.ndarray:
     """Parse comma-separated numbers: rows are samples, a single column gives a vector.
 
@@ -245,31 +267,27 @@ def parse_csv(data: bytes, *, name: str = "CSV file") -> np.ndarray:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"{name} is not UTF-8 text (byte {exc.start}).") from exc
-    rows: list[list[float]] = []
+    lines = [
+        (number, stripped)
+        for number, line in enumerate(text.splitlines(), start=1)
+        if (stripped := line.strip()) and not stripped.startswith("#")
+    ]
     width = 0
-    header_seen = False
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        fields = [f.strip() for f in stripped.split(",")]
-        if not rows and not header_seen and all(map(_is_name, fields)):
-            header_seen = True
-            width = len(fields)
-            continue
-        if width and len(fields) != width:
-            raise InputError(f"{name}: row {number} has {len(fields)} columns, not {width}.")
-        width = len(fields)
-        values = [_number(f) for f in fields]
-        if None in values:
-            column = values.index(None)
-            raise InputError(
-                f"{name}: row {number}, column {column + 1}: {fields[column]!r} is not a number."
-            )
-        rows.append(cast(list[float], values))
-    if not rows:
+    if lines and all(_is_name(f.strip()) for f in lines[0][1].split(",")):
+        width = len(lines[0][1].split(","))
+        lines = lines[1:]
+    if not lines:
         return np.zeros(0)
-    table = np.array(rows, dtype=np.float64)
+    try:
+        # NumPy's parser is fast and at least as strict as the rule here; a failure is
+        # located (or, for what only Python reads, e.g. other scripts' digits, parsed)
+        # field by field.
+        table = np.loadtxt([line for _, line in lines], delimiter=",", comments=None, ndmin=2)
+        if not width or table.shape[1] == width:
+            return table[:, 0] if table.shape[1] == 1 else table
+    except ValueError:
+        pass
+    table = np.array(_parse_fields(lines, width, name), dtype=np.float64)
     return table[:, 0] if table.shape[1] == 1 else table
 
 
