@@ -13,7 +13,13 @@ from scipy import stats
 from crossent.experiments import datasets
 from crossent.experiments.claims import by_id, imbalance
 from crossent.experiments.registry import VERDICTS, Context, Options, Result
-from crossent.experiments.stats import is_lower_better, sweep_verdict
+from crossent.experiments.stats import (
+    Evidence,
+    Interval,
+    SweepPoint,
+    is_lower_better,
+    sweep_verdict,
+)
 
 IMAGES = 12
 
@@ -101,8 +107,15 @@ def test_the_sweeps_cover_the_regimes_the_claims_name(results: dict[str, Result]
     assert any(p.variable == "hard share" for p in c13.sweep)
     c15 = results["C15"].evidence
     assert c15 is not None
-    noise = [p.value for p in c15.sweep if p.variable == "label noise"]
+    noise = [p.value for p in c15.sweep if p.variable.startswith("label noise")]
     assert len(set(noise)) >= 3 and 0.0 in noise
+    # A real-data point is named apart from the generated ones, and has no ceiling.
+    for e in (c13, c15):
+        real = [p for p in e.sweep if p.ceiling is None]
+        assert [p.variable.endswith("real digits") for p in e.sweep] == [
+            p.ceiling is None for p in e.sweep
+        ]
+        assert len(real) == 1
 
 
 def test_c11_ceiling_is_the_recall_of_the_balanced_bayes_rule(results: dict[str, Result]) -> None:
@@ -173,3 +186,22 @@ def test_mislabel_positives_keeps_the_rate() -> None:
     assert flipped_down == round(0.4 * y.sum())
     with pytest.raises(ValueError, match=r"`share` must be in \[0, 1\]; got share=1.5."):
         datasets.mislabel_positives(np.random.default_rng(1), y, 1.5)
+
+
+def test_an_inconclusive_finding_says_why_and_what_would_decide(
+    results: dict[str, Result],
+) -> None:
+    for r in results.values():
+        if r.verdict == "inconclusive":
+            assert "Inconclusive:" in r.finding and "repeats would decide" in r.finding
+    point = imbalance.Point(imbalance.RATE, 0.01, 0.01)
+    runs = [imbalance.Measured(point, {})]
+    sweep = [
+        SweepPoint("positive rate", 0.01, {}, Interval(0.01, -0.03, 0.05, 5), None),
+    ]
+    evidence = Evidence("average precision", 5, sweep, 0.1)
+    c = imbalance.Comparison(evidence, "inconclusive", [0.1])
+    text = imbalance._undecided(runs, c, 0.02)
+    # 5 repeats detect 0.1; 0.02 needs (0.1 / 0.02)² = 25 times as many.
+    assert "positive rate 1:100" in text and "about 125 repeats would decide" in text
+    assert imbalance._undecided(runs, imbalance.Comparison(evidence, "holds", [0.1]), 0.02) == ""

@@ -142,6 +142,9 @@ def _setting(ctx: Context) -> Setting:
 RATE, HARD, NOISE = "positive rate", "hard share", "label noise"
 """The swept variables: the share of positives among the anchors, the share of the
 negatives that are hard, the share of the training positives mislabelled."""
+ON_DIGITS = ", real digits"
+"""Appended to the variable of a real-data point, so that a plot by variable keeps it apart
+from the generated points."""
 
 
 @dataclass(frozen=True)
@@ -190,7 +193,7 @@ def _imbalance_points(ctx: Context) -> list[Point]:
     return [
         *(Point(RATE, r, r) for r in rates),
         Point(HARD, 0.2, 0.001, hard_share=0.2),
-        Point(RATE, DIGIT_RATE, DIGIT_RATE, digits=True),
+        Point(RATE + ON_DIGITS, DIGIT_RATE, DIGIT_RATE, digits=True),
     ]
 
 
@@ -199,7 +202,7 @@ def _noise_points(ctx: Context) -> list[Point]:
     noises = (0.0, 0.4) if ctx.quick else (0.0, 0.1, 0.2, 0.4)
     return [
         *(Point(NOISE, n, 0.01, noise=n) for n in noises),
-        Point(NOISE, NOISE_SHARE, DIGIT_RATE, noise=NOISE_SHARE, digits=True),
+        Point(NOISE + ON_DIGITS, NOISE_SHARE, DIGIT_RATE, noise=NOISE_SHARE, digits=True),
     ]
 
 
@@ -328,6 +331,17 @@ def _density(trained: detection.Trained, train: datasets.Anchors) -> dict[str, l
     return {"counts": [float(c) for c in counts], "weights": mean_weight}
 
 
+def _metrics(z: np.ndarray, data: _Data, repeat: int) -> dict[str, float]:
+    """Held-out AP, and recall and precision at σ(z) > :data:`THRESHOLD`, of one repeat."""
+    threshold = math.log(THRESHOLD / (1 - THRESHOLD))
+    positive, negative = data.positive[repeat], data.negative[repeat]
+    return {
+        "ap": detection.average_precision(z, positive, negative),
+        "recall": detection.recall(z, positive, threshold),
+        "precision": detection.precision(z, positive, negative, threshold),
+    }
+
+
 def _run(
     ctx: Context,
     point: Point,
@@ -354,27 +368,12 @@ def _run(
         progress=ctx.progress,
     )
     scores = trained.scores(data.x_test)
-    threshold = math.log(THRESHOLD / (1 - THRESHOLD))
-    values = {
-        name: {
-            "ap": np.array(
-                [
-                    detection.average_precision(z[r], data.positive[r], data.negative[r])
-                    for r in range(s.repeats)
-                ]
-            ),
-            "recall": np.array(
-                [detection.recall(z[r], data.positive[r], threshold) for r in range(s.repeats)]
-            ),
-            "precision": np.array(
-                [
-                    detection.precision(z[r], data.positive[r], data.negative[r], threshold)
-                    for r in range(s.repeats)
-                ]
-            ),
+    values = {}
+    for name, z in scores.items():
+        per_repeat = [_metrics(z[r], data, r) for r in range(s.repeats)]
+        values[name] = {
+            metric: np.array([m[metric] for m in per_repeat]) for metric in per_repeat[0]
         }
-        for name, z in scores.items()
-    }
     measured = Measured(
         point,
         values,
@@ -459,16 +458,15 @@ def _compare(
                 None if m.ceiling is None else m.ceiling[ceiling or metric],
             )
         )
-    references = [m for m in runs if m.reference is not None and metric in m.reference]
-    reference = (
-        "; ".join(
-            f"{m.point.label()}: {REFERENCES[metric]}, {label} {m.reference[metric]:.3f}"  # type: ignore[index]
-            for m in references
-        )
-        or None
-    )
+    references = [
+        f"{m.point.label()}: {REFERENCES[metric]}, {label} {m.reference[metric]:.3f}"
+        for m in runs
+        if m.reference is not None and metric in m.reference
+    ]
     worst = max(detectable)
-    evidence = Evidence(label, len(runs[0].values[claimed][metric]), points, worst, reference)
+    evidence = Evidence(
+        label, len(runs[0].values[claimed][metric]), points, worst, "; ".join(references) or None
+    )
     return Comparison(
         evidence,
         sweep_verdict([p.difference for p in points], worst, meaningful=meaningful),
@@ -491,6 +489,30 @@ def _where(runs: Sequence[Measured], evidence: Evidence) -> str:
     if parts["undecided"]:
         out.append("undecided at " + ", ".join(parts["undecided"]))
     return "; ".join(out) + "."
+
+
+def _undecided(runs: Sequence[Measured], c: Comparison, meaningful: float) -> str:
+    """For an inconclusive verdict: why the design cannot decide, and what would."""
+    if c.verdict != INCONCLUSIVE:
+        return ""
+    open_points = [
+        m.point.label()
+        for m, p in zip(runs, c.evidence.sweep, strict=True)
+        if p.difference.lo <= 0 <= p.difference.hi
+    ]
+    worst = c.evidence.detectable_difference
+    # The detectable difference shrinks about as 1/√n: n·(worst/meaningful)² repeats.
+    needed = (
+        f"about {math.ceil(c.evidence.repeats * (worst / meaningful) ** 2)}"
+        if math.isfinite(worst)
+        else "more"
+    )
+    return (
+        f" Inconclusive: no interval lies above 0, the interval includes 0 at "
+        f"{', '.join(open_points) or 'no point'}, and with {c.evidence.repeats} repeats the "
+        f"design detects only differences of {worst:.3f} (at its least powerful point), more "
+        f"than the {meaningful:g} that would matter; {needed} repeats would decide."
+    )
 
 
 def _interval(iv: Interval) -> str:
@@ -628,6 +650,7 @@ def c11(ctx: Context) -> Result:
         "(true log-odds above log(ρ/(1 − ρ))).",
         "Recall rises "
         + _where(runs, c.evidence)
+        + _undecided(runs, c, MEANINGFUL_RECALL)
         + f" Precision pays for it: at {runs[-3].point.label()} it falls from "
         f"{precision[runs[-3].point.label()][BCE]:.3f} to {precision[runs[-3].point.label()][BALANCED]:.3f}.",
         tables=[_sweep_table(runs, c, "Recall over the sweep (mean [95% CI] over repeats)")],
@@ -674,8 +697,10 @@ def c12(ctx: Context) -> Result:
         "the random control keeps as many negatives, chosen at random.",
         f"Against all negatives ({vs_all.verdict}): "
         + _where(runs, vs_all.evidence)
+        + _undecided(runs, vs_all, MEANINGFUL_AP)
         + f" Against random negatives at 3:1 ({vs_random.verdict}): "
-        + _where(runs, vs_random.evidence),
+        + _where(runs, vs_random.evidence)
+        + _undecided(runs, vs_random, MEANINGFUL_AP),
         tables=[
             _sweep_table(runs, vs_all, "Average precision: mining − all negatives"),
             _sweep_table(runs, vs_random, "Average precision: mining − random negatives"),
@@ -909,6 +934,7 @@ def c13(ctx: Context) -> Result:
         f"{shrink['focal_over_ce_easy_p_t_0.9']:.2%} of its CE loss, a hard one (p_t = 0.1) "
         f"{shrink['focal_over_ce_hard_p_t_0.1']:.0%}. Focal minus BCE: "
         + _where(runs, c.evidence)
+        + _undecided(runs, c, MEANINGFUL_AP)
         + " "
         + _grid_finding(summary)
         + " The paper's AP is COCO box AP of a ResNet detector, ours a per-anchor AP: only the "
@@ -1153,6 +1179,7 @@ def c15(ctx: Context) -> Result:
         + ("U-shaped. " if u_shaped else "not U-shaped. ")
         + "GHM-C minus focal: "
         + _where(runs, vs_focal.evidence)
+        + _undecided(runs, vs_focal, MEANINGFUL_AP)
         + " GHM-C minus BCE: "
         + _where(runs, vs_bce.evidence)
         + f" The paper reports {PAPER_GHM[0][0]} at {PAPER_GHM[0][1]} COCO AP against "
