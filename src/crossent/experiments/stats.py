@@ -52,6 +52,7 @@ __all__ = [
     "sweep_verdict",
     "values_where",
     "verdict",
+    "where_and_where_not",
 ]
 
 HOLDS = "holds"
@@ -463,3 +464,26 @@ def values_where(points: Sequence[SweepPoint], test: Callable[[Interval], bool])
     """
     chosen = [f"{p.value:.3g}" for p in points if test(p.difference)]
     return ", ".join(chosen) if chosen else "none"
+
+
+def where_and_where_not(points: Sequence[SweepPoint], test: Callable[[Interval], bool]) -> str:
+    """Where ``test(difference)`` is true over the sweep and where not, as a phrase for a
+    finding: ``"at every point (1, 10, 100)"``, ``"at no point"`` or ``"at 10, 100; not at
+    1"``.
+
+    Example:
+        >>> from crossent.experiments.stats import Interval, SweepPoint, where_and_where_not
+        >>> pts = [SweepPoint("ratio", v, {}, Interval(d, d - 1, d + 1, 5)) for v, d in
+        ...        [(1, 0.5), (10, 2.0), (100, 3.0)]]
+        >>> where_and_where_not(pts, lambda d: d.lo > 0)
+        'at 10, 100; not at 1'
+        >>> where_and_where_not(pts, lambda d: d.hi > 0)
+        'at every point (1, 10, 100)'
+    """
+    yes = values_where(points, test)
+    no = values_where(points, lambda d: not test(d))
+    if no == "none":
+        return f"at every point ({yes})"
+    if yes == "none":
+        return "at no point"
+    return f"at {yes}; not at {no}"
