@@ -182,6 +182,9 @@ def sweep(evidence: Evidence, key: str) -> str:
     for ax in (left, right):
         if log:
             ax.set_xscale("log")
+    every = np.array([iv.mean for p in points for iv in p.methods.values()])
+    if np.all(every > 0) and every.max() / every.min() > LOG_SPAN**2:
+        left.set_yscale("log")  # e.g. steps from tens to thousands: the small ones stay visible
     legend_above(fig, left)
     return to_svg(fig, key)
 

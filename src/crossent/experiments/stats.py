@@ -451,6 +451,11 @@ def equivalence_verdict(
     return INCONCLUSIVE
 
 
+def _value_text(value: float) -> str:
+    """A swept value for a sentence: whole numbers whole (``1000``), others to 3 digits."""
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e6 else f"{value:.3g}"
+
+
 def values_where(points: Sequence[SweepPoint], test: Callable[[Interval], bool]) -> str:
     """The swept values at which ``test(difference)`` is true, as text (``"50, 200"``), or
     ``"none"`` — for the verdict's sentence of where a claim holds and where not.
@@ -462,7 +467,7 @@ def values_where(points: Sequence[SweepPoint], test: Callable[[Interval], bool])
         >>> values_where(pts, lambda d: d.lo > 0)
         '200, 800'
     """
-    chosen = [f"{p.value:.3g}" for p in points if test(p.difference)]
+    chosen = [_value_text(p.value) for p in points if test(p.difference)]
     return ", ".join(chosen) if chosen else "none"
 
 
