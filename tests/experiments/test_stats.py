@@ -173,7 +173,7 @@ def test_values_where_names_the_regime() -> None:
 
     points = [
         SweepPoint("ratio", v, {}, Interval(m, m - 0.1, m + 0.1, 5))
-        for v, m in ((1.0, 0.0), (385.123, 0.5), (38469.0, 0.7))
+        for v, m in ((1.0, 0.0), (385.123, 0.5), (38469.06, 0.7))
     ]
     assert values_where(points, lambda d: d.lo > 0) == "385, 3.85e+04"
     assert values_where(points, lambda d: d.hi < 0) == "none"
@@ -195,3 +195,22 @@ def test_evidence_records_the_optional_fields_only_when_set() -> None:
         0.05,
         True,
     )
+
+
+def test_where_and_where_not_reads_as_a_phrase() -> None:
+    from crossent.experiments.stats import SweepPoint, where_and_where_not
+
+    points = [
+        SweepPoint("ratio", v, {}, Interval(m, m - 0.1, m + 0.1, 5))
+        for v, m in ((1.0, 0.0), (35.0, 0.5), (384.0, 0.7))
+    ]
+    assert where_and_where_not(points, lambda d: d.lo > 0) == "at 35, 384; not at 1"
+    assert where_and_where_not(points, lambda d: d.hi > 0) == "at every point (1, 35, 384)"
+    assert where_and_where_not(points, lambda d: d.hi < 0) == "at no point"
+
+
+def test_values_where_writes_whole_numbers_whole() -> None:
+    from crossent.experiments.stats import SweepPoint, values_where
+
+    points = [SweepPoint("steps", v, {}, Interval(1.0, 0.5, 1.5, 5)) for v in (30.0, 1000.0, 0.25)]
+    assert values_where(points, lambda d: d.lo > 0) == "30, 1000, 0.25"

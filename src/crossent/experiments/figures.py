@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+import textwrap
 from typing import Any
 
 import matplotlib
@@ -144,7 +145,7 @@ def sweep(evidence: Evidence, key: str) -> str:
     if ceilings:
         cx, cy = zip(*ceilings, strict=True)
         left.plot(cx, cy, color="black", linestyle="--", linewidth=1.2, label="Bayes-optimal")
-    left.set(xlabel=points[0].variable, ylabel=evidence.metric, title="each method")
+    left.set(xlabel=points[0].variable, ylabel=_wrap(evidence.metric), title="each method")
     diff = [p.difference for p in points]
     right.errorbar(
         x,
@@ -160,6 +161,10 @@ def sweep(evidence: Evidence, key: str) -> str:
         for level in (-evidence.margin, evidence.margin):
             right.axhline(level, color=COLORS[1], linestyle=":", linewidth=1.2)
         band = f"dotted: ± margin {evidence.margin:g}"
+    elif all(p.detectable is not None for p in points):
+        # Each point's own detectable difference: noisy points must not hide quiet ones.
+        right.plot(x, [p.detectable for p in points], color=COLORS[1], linestyle=":", linewidth=1.2)
+        band = "dotted: detectable at each point"
     else:
         right.axhline(evidence.detectable_difference, color=COLORS[1], linestyle=":", linewidth=1.2)
         band = f"dotted: detectable {evidence.detectable_difference:.3g}"
@@ -177,8 +182,19 @@ def sweep(evidence: Evidence, key: str) -> str:
     for ax in (left, right):
         if log:
             ax.set_xscale("log")
+    every = np.array([iv.mean for p in points for iv in p.methods.values()])
+    if np.all(every > 0) and every.max() / every.min() > LOG_SPAN**2:
+        left.set_yscale("log")  # e.g. steps from tens to thousands: the small ones stay visible
     legend_above(fig, left)
     return to_svg(fig, key)
+
+
+LABEL_CHARACTERS = 30
+"""An axis label longer than this wraps onto more lines (it must fit beside the axis)."""
+
+
+def _wrap(label: str) -> str:
+    return "\n".join(textwrap.wrap(label, LABEL_CHARACTERS))
 
 
 def _span(x: np.ndarray) -> float:

@@ -269,7 +269,11 @@ def _evidence(claim_id: str, ev: Evidence) -> str:
     caption = (
         "Left: each method's mean with its 95% interval over the repeats. Right: the paired "
         "difference with its 95% interval; grey line 0, dotted "
-        + ("± the margin." if ev.margin is not None else "the detectable difference.")
+        + (
+            "± the margin."
+            if ev.margin is not None
+            else "the smallest difference each point's repeats could detect."
+        )
     )
     return "\n".join(
         [
@@ -280,7 +284,7 @@ def _evidence(claim_id: str, ev: Evidence) -> str:
             f"initialisation){_e(quick)}</dd>",
             f"<dt>Difference</dt><dd>{pair}</dd>",
             f"<dt>Power</dt><dd>detectable difference {_number(ev.detectable_difference)} "
-            "(95% level, 80% power)</dd>",
+            "(95% level, 80% power; the largest over the sweep)</dd>",
             f"<dt>Ceiling</dt><dd>{ceiling}</dd>",
             f"<dt>Rule</dt><dd>{_e(rule)}</dd>",
             "</dl>",

@@ -52,6 +52,7 @@ __all__ = [
     "sweep_verdict",
     "values_where",
     "verdict",
+    "where_and_where_not",
 ]
 
 HOLDS = "holds"
@@ -450,6 +451,11 @@ def equivalence_verdict(
     return INCONCLUSIVE
 
 
+def _value_text(value: float) -> str:
+    """A swept value for a sentence: whole numbers whole (``1000``), others to 3 digits."""
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e6 else f"{value:.3g}"
+
+
 def values_where(points: Sequence[SweepPoint], test: Callable[[Interval], bool]) -> str:
     """The swept values at which ``test(difference)`` is true, as text (``"50, 200"``), or
     ``"none"`` — for the verdict's sentence of where a claim holds and where not.
@@ -461,5 +467,28 @@ def values_where(points: Sequence[SweepPoint], test: Callable[[Interval], bool])
         >>> values_where(pts, lambda d: d.lo > 0)
         '200, 800'
     """
-    chosen = [f"{p.value:.3g}" for p in points if test(p.difference)]
+    chosen = [_value_text(p.value) for p in points if test(p.difference)]
     return ", ".join(chosen) if chosen else "none"
+
+
+def where_and_where_not(points: Sequence[SweepPoint], test: Callable[[Interval], bool]) -> str:
+    """Where ``test(difference)`` is true over the sweep and where not, as a phrase for a
+    finding: ``"at every point (1, 10, 100)"``, ``"at no point"`` or ``"at 10, 100; not at
+    1"``.
+
+    Example:
+        >>> from crossent.experiments.stats import Interval, SweepPoint, where_and_where_not
+        >>> pts = [SweepPoint("ratio", v, {}, Interval(d, d - 1, d + 1, 5)) for v, d in
+        ...        [(1, 0.5), (10, 2.0), (100, 3.0)]]
+        >>> where_and_where_not(pts, lambda d: d.lo > 0)
+        'at 10, 100; not at 1'
+        >>> where_and_where_not(pts, lambda d: d.hi > 0)
+        'at every point (1, 10, 100)'
+    """
+    yes = values_where(points, test)
+    no = values_where(points, lambda d: not test(d))
+    if no == "none":
+        return f"at every point ({yes})"
+    if yes == "none":
+        return "at no point"
+    return f"at {yes}; not at {no}"

@@ -20,7 +20,7 @@ from crossent.experiments.registry import (
     Table,
     verdict,
 )
-from crossent.experiments.stats import sweep_point, sweep_verdict, values_where
+from crossent.experiments.stats import sweep_point, sweep_verdict, where_and_where_not
 
 __all__ = ["CLAIMS"]
 
@@ -199,8 +199,7 @@ def c6(ctx: Context) -> Result:
         if p.difference.lo > 0 and r * SPEEDUP <= 1
     ]
     result_verdict = faster if faster != HOLDS else (HOLDS if by_factor else HOLDS_WITH_CORRECTION)
-    faster_at = values_where(evidence.sweep, lambda d: d.lo > 0)
-    not_faster_at = values_where(evidence.sweep, lambda d: d.lo <= 0)
+    faster_where = where_and_where_not(evidence.sweep, lambda d: d.lo > 0)
 
     shown = min(max(mse_steps, bce_steps) + PLOT_TAIL, MAX_STEPS) + 1
     fig1, ax = figures.figure(1)
@@ -244,8 +243,8 @@ def c6(ctx: Context) -> Result:
         f"(σ'(z) = {a0 * (1 - a0):.4f} multiplies the first). BCE gets the output within "
         f"{ERROR_TARGET} of the target in {bce_steps} steps, MSE in "
         f"{mse_steps if mse_steps < MAX_STEPS else f'more than {MAX_STEPS}'} "
-        f"(ratio {ratio:.3f}). Over the sweep BCE is faster (interval above 0) at starting "
-        f"z = {faster_at}, not at {not_faster_at}; by the claim's factor {SPEEDUP:g} at z = "
+        f"(ratio {ratio:.3f}). Over the sweep of starting z, BCE is faster (interval above "
+        f"0) {faster_where}; by the claim's factor {SPEEDUP:g} at z = "
         f"{', '.join(f'{v:g}' for v in by_factor) or 'none'} (BCE/MSE steps "
         f"{', '.join(f'{r:.2g}' for r in sweep_ratio)})."
         + (f" Some MSE neurons hit the {SWEEP_MAX_STEPS}-step cap." if capped else ""),

@@ -30,6 +30,7 @@ from crossent.experiments.stats import (
     sweep_point,
     sweep_verdict,
     values_where,
+    where_and_where_not,
 )
 from crossent.experiments.training import deterministic
 
@@ -323,8 +324,9 @@ def c16a(ctx: Context) -> Result:
     detectable = max(p.detectable or 0.0 for p in points)
     result_verdict = sweep_verdict([p.difference for p in points], detectable)
     share = [float(np.mean(r.ratio / (1 + r.ratio))) for r in runs]
-    harmed = values_where(points, lambda d: d.lo > 0)
-    unharmed = values_where(points, lambda d: d.lo <= 0)
+    harmed = where_and_where_not(points, lambda d: d.lo > 0)
+    percent = min(runs, key=lambda r: abs(np.log(r.scale / PERCENT_SCALE)))
+    lost_here = float(np.mean(percent.accuracy["digit only"] - percent.accuracy[PLAIN]))
     return Result(
         result_verdict,
         "Per scale, the digit accuracy the plain sum loses against the digit task trained "
@@ -343,8 +345,11 @@ def c16a(ctx: Context) -> Result:
             f"{p.difference.mean:+.3f} [{p.difference.lo:+.3f}, {p.difference.hi:+.3f}]"
             for p in points
         )
-        + f" of digit accuracy. The harm is shown (interval above 0) at ratios {harmed}, not at "
-        f"{unharmed}: the task with the larger loss dominates once the scales differ enough.",
+        + f" of digit accuracy: the harm is shown (interval above 0) {harmed}, and it grows "
+        "with the ratio. The shape agrees with Kendall et al.'s Table 1, where the unweighted "
+        "sum lost 9.3 points of segmentation IoU against the single-task model (50.1% vs "
+        f"59.4%); with the ink in percent (ratio ≈ {_ratio_value(percent):.0f}) the plain sum "
+        f"loses {lost_here:.1%} of digit accuracy here.",
         headline="digit accuracy lost by the plain sum: "
         + ", ".join(f"{p.difference.mean:+.3f} at ×{p.value:.3g}" for p in points),
         evidence=Evidence(
@@ -418,9 +423,9 @@ def c16b(ctx: Context) -> Result:
             for p, w in zip(points, picks, strict=True)
         )
         + f" over the plain sum; the grid's scores spread by {', '.join(f'{s:.2f}' for s in spread)}. "
-        f"Tuning pays (interval above 0) at ratios {values_where(points, lambda d: d.lo > 0)}, "
-        f"not at {values_where(points, lambda d: d.lo <= 0)}; the best weight moves with the "
-        "scale, so it must be tuned again whenever a unit changes.",
+        f"Tuning pays (interval above 0) {where_and_where_not(points, lambda d: d.lo > 0)}; the "
+        "best weight moves with the scale, so it must be tuned again whenever a unit changes "
+        "(Kendall et al. tuned theirs by grid search to 0.89 : 0.01 : 0.1).",
         headline="score gained by tuning the weight: "
         + ", ".join(f"{p.difference.mean:+.3f} at ×{p.value:.3g}" for p in points),
         tables=[_grid_table(runs)],

@@ -47,6 +47,7 @@ from crossent.experiments.stats import (
     sweep_point,
     sweep_verdict,
     values_where,
+    where_and_where_not,
 )
 from crossent.task import check
 
@@ -406,8 +407,7 @@ def c8(ctx: Context) -> Result:
         if learns and mechanisms
         else DOES_NOT_HOLD
     )
-    holds_at = values_where(points, lambda d: d.lo > 0)
-    not_at = values_where(points, lambda d: d.lo <= 0)
+    above = where_and_where_not(points, lambda d: d.lo > 0)
     colors = {bce: 0, ce: 1, keras: 3}
     svg = _plot_curves(
         runs,
@@ -446,8 +446,8 @@ def c8(ctx: Context) -> Result:
         f"BCE learns ({_ci(runs[bce].at(C8_STEPS, 'accuracy'))} held-out accuracy after the "
         f"seed's {C8_STEPS} steps; logistic regression {_ci(reference)}; the seed's IMDB run "
         f"{SEED_BCE_ACCURACY}). BCE minus −y log a: {d_seed.mean:+.3f} [{d_seed.lo:+.3f}, "
-        f"{d_seed.hi:+.3f}] at {C8_STEPS} steps; the interval lies above 0 at training steps "
-        f"{holds_at}, not at {not_at}. Under −y log a the negatives get a gradient of exactly "
+        f"{d_seed.hi:+.3f}] at {C8_STEPS} steps; over training budgets the interval lies above 0 "
+        f"{above}. Under −y log a the negatives get a gradient of exactly "
         f"{negatives_gradient:g}; the training loss falls to "
         f"{measured['ce_final_train_loss']:.2g} and the model is {collapse_text}. {keras_text} "
         f"crossent refuses softmax CE on one unit: “{refusal.split(':')[0]}: …”."
@@ -824,7 +824,7 @@ def c10(ctx: Context) -> Result:
         if learns
         else DOES_NOT_HOLD
     )
-    holds_at = values_where(points, lambda d: d.lo > 0)
+    above = where_and_where_not(points, lambda d: d.lo > 0)
     svg = _plot_curves(
         runs,
         [
@@ -855,7 +855,7 @@ def c10(ctx: Context) -> Result:
         f"{density:.3f}"
         + (": it predicts every label, as the claim says. " if predicts_every_label else ". ")
         + f"BCE minus CE over sigmoids: {d.mean:+.3f} [{d.lo:+.3f}, {d.hi:+.3f}] after {last} "
-        f"steps; the interval lies above 0 at {holds_at} steps.",
+        f"steps; over training budgets the interval lies above 0 {above}.",
         figures=[
             Figure(
                 "Multi-label: per-label accuracy, share of labels predicted, training loss",
