@@ -409,3 +409,9 @@ def test_monte_carlo_errors():
         crossent.monte_carlo_kl(np.zeros(3), np.zeros(3), estimator="k4")
     with pytest.raises(ValueError, match=r"at least 2 samples"):
         crossent.monte_carlo_kl(np.zeros(1), np.zeros(1))
+
+
+def test_not_positive_definite_gives_nan_with_value_checks_off(xp):
+    bad = xp.asarray(np.array([[1.0, 2.0], [2.0, 1.0]]))
+    with crossent.validation(False):
+        assert np.isnan(xp.to_numpy(crossent.mvn_entropy(bad)))

@@ -483,7 +483,8 @@ def cholesky(xp: Any, a: Any) -> tuple[Any, Any]:
     Libraries disagree on a matrix that is not positive definite: NumPy raises, PyTorch
     reports it through ``cholesky_ex``, JAX returns NaN. Here every library returns the
     factors (meaningless where failed) and a boolean array ``[...]`` marking the matrices
-    that are not positive definite, for the caller to check where values are readable.
+    that are not positive definite, for the caller to check where values are readable;
+    the factors of those are NaN on every library.
 
     Args:
         xp: the array namespace.
@@ -504,7 +505,9 @@ def cholesky(xp: Any, a: Any) -> tuple[Any, Any]:
         import torch
 
         factor, info = torch.linalg.cholesky_ex(a)
-        return factor, info != 0
+        failed = info != 0
+        # NaN where failed, as JAX and NumPy here: a partial factor would give a number
+        return torch.where(failed[..., None, None], torch.nan, factor), failed
     if is_jax(xp):
         import jax.numpy as jnp
 
