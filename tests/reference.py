@@ -382,3 +382,62 @@ def assert_result(
     assert tuple(out.shape) == expected.shape, f"expected shape {expected.shape}, got {out.shape}"
     rtol, atol = TOLERANCE[dtype]
     np.testing.assert_allclose(lib.to_numpy(out), expected, rtol=rtol * scale, atol=atol * scale)
+
+
+# ---------------------------------------------------------------------------------------
+# Continuous distributions: the textbook Gaussian formulas, with inverses and determinants
+# ---------------------------------------------------------------------------------------
+
+
+def gaussian_kl(mean_p: Any, var_p: Any, mean_q: Any, var_q: Any) -> np.ndarray:
+    """KL(N(mp, vp) || N(mq, vq)) = ½ [log(vq/vp) + (vp + (mp − mq)²)/vq − 1], elementwise."""
+    mp, vp, mq, vq = np.broadcast_arrays(_f64(mean_p), _f64(var_p), _f64(mean_q), _f64(var_q))
+    out = np.empty(mp.shape)
+    for i in np.ndindex(mp.shape):
+        out[i] = 0.5 * (math.log(vq[i] / vp[i]) + (vp[i] + (mp[i] - mq[i]) ** 2) / vq[i] - 1)
+    return out
+
+
+def gaussian_entropy(var: Any) -> np.ndarray:
+    """½ log(2πe σ²), elementwise."""
+    v = _f64(var)
+    return np.vectorize(lambda s: 0.5 * math.log(2 * math.pi * math.e * s))(v)
+
+
+def mvn_kl(mean_p: Any, cov_p: Any, mean_q: Any, cov_q: Any) -> float:
+    """½ [tr(Σq⁻¹Σp) + (μq − μp)ᵀΣq⁻¹(μq − μp) − D + ln det Σq − ln det Σp], one pair."""
+    mp, sp, mq, sq = _f64(mean_p), _f64(cov_p), _f64(mean_q), _f64(cov_q)
+    inv_q = np.linalg.inv(sq)
+    diff = mq - mp
+    return 0.5 * float(
+        np.trace(inv_q @ sp)
+        + diff @ inv_q @ diff
+        - len(mp)
+        + math.log(np.linalg.det(sq))
+        - math.log(np.linalg.det(sp))
+    )
+
+
+def mvn_cross_entropy(mean_p: Any, cov_p: Any, mean_q: Any, cov_q: Any) -> float:
+    """E_p[−log q(x)] = ½ [D ln 2π + ln det Σq + tr(Σq⁻¹Σp) + (μp − μq)ᵀΣq⁻¹(μp − μq)]."""
+    mp, sp, mq, sq = _f64(mean_p), _f64(cov_p), _f64(mean_q), _f64(cov_q)
+    inv_q = np.linalg.inv(sq)
+    diff = mp - mq
+    d = len(mp)
+    return 0.5 * float(
+        d * math.log(2 * math.pi)
+        + math.log(np.linalg.det(sq))
+        + np.trace(inv_q @ sp)
+        + diff @ inv_q @ diff
+    )
+
+
+def monte_carlo_kl_terms(log_p: Any, log_q: Any, estimator: str) -> np.ndarray:
+    """Per-sample k1 = log p − log q, k2 = ½ (log q − log p)², k3 = (r − 1) − log r, r = q/p."""
+    lp, lq = _f64(log_p), _f64(log_q)
+    if estimator == "k1":
+        return lp - lq
+    if estimator == "k2":
+        return 0.5 * (lq - lp) ** 2
+    r = np.exp(lq - lp)
+    return (r - 1) - np.log(r)

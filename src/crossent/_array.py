@@ -475,3 +475,80 @@ def move_class_axis_back(xp: Any, x: Any, axis: int) -> Any:
     if axis in (-1, x.ndim - 1):
         return x
     return xp.moveaxis(x, -1, axis)
+
+
+def cholesky(xp: Any, a: Any) -> tuple[Any, Any]:
+    r"""Lower Cholesky factors :math:`L L^\top = A` of ``a[..., D, D]``, and which failed.
+
+    Libraries disagree on a matrix that is not positive definite: NumPy raises, PyTorch
+    reports it through ``cholesky_ex``, JAX returns NaN. Here every library returns the
+    factors (meaningless where failed) and a boolean array ``[...]`` marking the matrices
+    that are not positive definite, for the caller to check where values are readable;
+    the factors of those are NaN on every library.
+
+    Args:
+        xp: the array namespace.
+        a: symmetric matrices ``[..., D, D]`` (only the lower triangle is read).
+
+    Returns:
+        ``(L, failed)``.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent._array import cholesky, namespace
+        >>> L, failed = cholesky(namespace(np.zeros(1)), np.array([[4.0, 2.0], [2.0, 2.0]]))
+        >>> L, bool(failed)
+        (array([[2., 0.],
+               [1., 1.]]), False)
+    """
+    if is_torch(xp):
+        import torch
+
+        factor, info = torch.linalg.cholesky_ex(a)
+        failed = info != 0
+        # NaN where failed, as JAX and NumPy here: a partial factor would give a number
+        return torch.where(failed[..., None, None], torch.nan, factor), failed
+    if is_jax(xp):
+        import jax.numpy as jnp
+
+        factor = jnp.linalg.cholesky(a)
+        return factor, jnp.any(jnp.isnan(factor), axis=(-2, -1))
+    try:
+        return xp.linalg.cholesky(a), xp.zeros(a.shape[:-2], dtype=xp.bool)
+    except np.linalg.LinAlgError:
+        # NumPy names no matrix: factor one by one to mark the failures
+        flat = xp.reshape(a, (-1, *a.shape[-2:]))
+        failed = np.zeros(flat.shape[0], dtype=bool)
+        factors = np.full_like(flat, np.nan)
+        for i in range(flat.shape[0]):
+            try:
+                factors[i] = np.linalg.cholesky(flat[i])
+            except np.linalg.LinAlgError:
+                failed[i] = True
+        return factors.reshape(a.shape), failed.reshape(a.shape[:-2])
+
+
+def solve_lower_triangular(xp: Any, lower: Any, b: Any) -> Any:
+    r""":math:`X = L^{-1} B` for lower-triangular ``lower[..., D, D]`` and ``b[..., D, K]``.
+
+    A triangular solve (no inverse formed). Batch dimensions must be equal (broadcast them
+    first). NumPy has no triangular solver without SciPy; there LAPACK's general solver,
+    backward stable, stands in.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent._array import namespace, solve_lower_triangular
+        >>> L = np.array([[2.0, 0.0], [1.0, 1.0]])
+        >>> solve_lower_triangular(namespace(L), L, np.array([[2.0], [3.0]]))
+        array([[1.],
+               [2.]])
+    """
+    if is_torch(xp):
+        import torch
+
+        return torch.linalg.solve_triangular(lower, b, upper=False)
+    if is_jax(xp):
+        import jax
+
+        return jax.lax.linalg.triangular_solve(lower, b, left_side=True, lower=True)
+    return xp.linalg.solve(lower, b)

@@ -7,6 +7,10 @@ says an event that happens is impossible. Inputs must hold probabilities in [0, 
 distributions along ``axis`` are not renormalised (``scipy.stats.entropy`` does that;
 crossent refuses to change your numbers silently).
 
+The continuous counterparts — differential entropy, cross-entropy and KL divergence of
+Gaussians (diagonal and full covariance) and the Monte-Carlo KL estimate from samples —
+live in :mod:`crossent._densities` and are re-exported here.
+
 References:
     Shannon, C. E. "A Mathematical Theory of Communication." Bell System Technical
     Journal 27, 1948.
@@ -31,13 +35,29 @@ from crossent._array import (
     to_float,
     xlogy,
 )
+from crossent._densities import (
+    gaussian_cross_entropy,
+    gaussian_entropy,
+    gaussian_kl_divergence,
+    monte_carlo_kl,
+    mvn_cross_entropy,
+    mvn_entropy,
+    mvn_kl_divergence,
+)
 
 __all__ = [
     "binary_entropy",
     "cross_entropy",
     "entropy",
+    "gaussian_cross_entropy",
+    "gaussian_entropy",
+    "gaussian_kl_divergence",
     "js_divergence",
     "kl_divergence",
+    "monte_carlo_kl",
+    "mvn_cross_entropy",
+    "mvn_entropy",
+    "mvn_kl_divergence",
     "perplexity",
     "self_information",
 ]
