@@ -300,3 +300,135 @@ def test_errors() -> None:
     assert not math.isnan(
         float(cal.calibration_error(np.array([[0.5, 0.9]]), np.array([0]), validate=False))
     )
+
+
+# --- calibrators -----------------------------------------------------------------------
+
+
+def _sampled(seed: int, n: int = 1500, c: int = 4, scale: float = 2.5) -> tuple[Any, Any]:
+    """Logits ``scale`` times sharper than the distribution the labels are drawn from."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, c)) * 1.5
+    p = _softmax(z)
+    y = (p.cumsum(axis=1) < rng.uniform(size=(n, 1))).sum(axis=1)
+    return scale * z, np.minimum(y, c - 1)
+
+
+def _nll(z: np.ndarray, y: np.ndarray) -> float:
+    from scipy.special import log_softmax
+
+    return float(-np.mean(log_softmax(z, axis=1)[np.arange(len(y)), y]))
+
+
+@pytest.mark.parametrize("scale", [0.4, 1.0, 2.5])
+def test_fitted_temperature_matches_brute_force(scale: float) -> None:
+    optimize = pytest.importorskip("scipy.optimize")
+    z, y = _sampled(12, scale=scale)
+    brute = optimize.minimize_scalar(
+        lambda t: _nll(z / t, y), bounds=(0.01, 100.0), method="bounded", options={"xatol": 1e-9}
+    ).x
+    t = cal.fit_temperature(z, y)
+    assert abs(t - brute) < 1e-4
+    assert abs(t - scale) < 0.25 * scale  # the labels were drawn at temperature `scale`
+
+
+def test_fit_temperature_every_library_and_axis(xp: Any) -> None:
+    z, y = _sampled(13, n=300)
+    expected = cal.fit_temperature(z, y)
+    got = cal.fit_temperature(
+        xp.asarray(np.moveaxis(z.reshape(3, 100, 4), -1, 0)),
+        xp.asarray(y.reshape(3, 100), "int64"),
+        axis=0,
+    )
+    assert isinstance(got, float) and got == pytest.approx(expected, rel=1e-9)
+
+
+def test_temperature_bounds_on_degenerate_data() -> None:
+    z = np.array([[3.0, 0.0], [0.0, 3.0]])
+    assert cal.fit_temperature(z, np.array([0, 1])) == pytest.approx(1e-4)  # separable
+    assert cal.fit_temperature(z, np.array([1, 0])) == pytest.approx(1e4)  # always wrong
+
+
+def test_temperature_scaling_lowers_nll_and_keeps_argmax(xp: Any) -> None:
+    z, y = _sampled(14)
+    ts = cal.TemperatureScaling().fit(xp.asarray(z), xp.asarray(y, "int64"))
+    out = ts(xp.asarray(z, "float32"))
+    assert xp.is_native(out) and out.dtype == xp.dtype("float32")
+    calibrated = xp.to_numpy(out)
+    np.testing.assert_array_equal(calibrated.argmax(1), z.argmax(1))
+    assert _nll(calibrated, y) < _nll(z, y) - 0.05
+    before = float(cal.calibration_error(z, y, from_logits=True))
+    after = float(cal.calibration_error(calibrated, y, from_logits=True))
+    assert after < before / 2
+
+
+@given(seed=st.integers(0, 2**16), scale=st.floats(0.05, 20.0))
+def test_temperature_never_changes_argmax(seed: int, scale: float) -> None:
+    rng = np.random.default_rng(seed)
+    z = scale * rng.standard_normal((40, 5))
+    y = rng.integers(0, 5, 40)
+    ts = cal.TemperatureScaling().fit(z, y)
+    assert ts.temperature > 0
+    np.testing.assert_array_equal(ts(z).argmax(1), z.argmax(1))
+
+
+def test_vector_scaling_can_change_argmax() -> None:
+    vs = cal.VectorScaling().load_state_dict(
+        {"method": "vector", "weight": [[1.0, 0.0], [0.0, 3.0]], "bias": [0.0, 0.0]}
+    )
+    assert vs(np.array([[2.0, 1.0]])).argmax() == 1
+
+
+def test_nested_calibrators_fit_at_least_as_well() -> None:
+    z, y = _sampled(15, n=800)
+    t = _nll(cal.TemperatureScaling().fit(z, y)(z), y)
+    vector = cal.VectorScaling().fit(z, y)
+    v = _nll(vector(z), y)
+    matrix = cal.MatrixScaling().fit(z, y)
+    m = _nll(matrix(z), y)
+    assert m <= v + 1e-7 <= t + 2e-7
+    # at the optimum the gradient of the mean NLL in the bias is the mean residual: 0
+    residual = _softmax(matrix(z)) - np.eye(4)[y]
+    np.testing.assert_allclose(residual.mean(axis=0), 0.0, atol=1e-6)
+    np.testing.assert_allclose(residual.T @ z / len(y), 0.0, atol=1e-6)
+
+
+def test_matrix_regularisation_pulls_off_diagonal_to_zero() -> None:
+    z, y = _sampled(16, n=300)
+    free = cal.MatrixScaling().fit(z, y).weight
+    tied = cal.MatrixScaling(off_diagonal_l2=1e3, bias_l2=1e3).fit(z, y)
+    off = ~np.eye(4, dtype=bool)
+    assert np.abs(tied.weight[off]).max() < 0.1 * np.abs(free[off]).max()
+    assert np.abs(tied.bias).max() < 0.05
+
+
+def test_state_dict_round_trip(xp: Any) -> None:
+    import json
+
+    z, y = _sampled(17, n=300)
+    for cls in (cal.TemperatureScaling, cal.VectorScaling, cal.MatrixScaling):
+        fitted = cls().fit(z, y)
+        restored = cls().load_state_dict(json.loads(json.dumps(fitted.state_dict())))
+        out = restored(xp.asarray(z))
+        assert xp.is_native(out)
+        np.testing.assert_allclose(xp.to_numpy(out), fitted(z), atol=1e-12)
+
+
+def test_calibrator_errors() -> None:
+    with pytest.raises(ValueError, match="is not fitted"):
+        cal.MatrixScaling()(np.zeros((1, 2)))
+    with pytest.raises(
+        ValueError, match="`state` must be a vector scaling state; got method='matrix'"
+    ):
+        cal.VectorScaling().load_state_dict({"method": "matrix"})
+    with pytest.raises(ValueError, match="`temperature` must be positive"):
+        cal.TemperatureScaling().load_state_dict({"method": "temperature", "temperature": 0.0})
+    with pytest.raises(ValueError, match="`off_diagonal_l2` must be non-negative"):
+        cal.MatrixScaling(off_diagonal_l2=-1.0)
+    with pytest.raises(ValueError, match="`logits` must have a class axis"):
+        cal.fit_temperature(np.array([0.5, 1.0]), np.array([0, 1]))
+    with pytest.raises(ValueError, match="`logits` must be finite"):
+        cal.fit_temperature(np.array([[np.nan, 0.0]]), np.array([0]))
+    fitted = cal.VectorScaling().fit(np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([0, 1]))
+    with pytest.raises(ValueError, match="`logits` must have 2 classes along axis -1"):
+        fitted(np.zeros((1, 3)))

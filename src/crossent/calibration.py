@@ -50,10 +50,14 @@ from crossent._array import Array
 
 __all__ = [
     "BrierDecomposition",
+    "MatrixScaling",
     "ReliabilityDiagram",
+    "TemperatureScaling",
+    "VectorScaling",
     "brier_decomposition",
     "brier_score",
     "calibration_error",
+    "fit_temperature",
     "reliability_diagram",
 ]
 
@@ -508,3 +512,378 @@ def brier_decomposition(
         resolution=xp.sum(xp.stack(res)),
         uncertainty=xp.sum(xp.stack(unc)),
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Post-hoc calibrators, fitted by NLL on held-out logits (on the host, in float64)
+# ---------------------------------------------------------------------------------------
+
+_BETA_BOUNDS = (1e-4, 1e4)
+"""The inverse temperatures searched by :func:`fit_temperature`: T in [1e-4, 1e4]."""
+
+
+def _host_logits(logits: Any, labels: Any, axis: int) -> tuple[Any, Any]:
+    """``[N, C]`` float64 NumPy logits and int64 labels, checked, for fitting."""
+    import numpy as np
+
+    s = _scored(logits, labels, True, axis)
+    if s.binary:
+        raise ValueError(
+            "`logits` must have a class axis: calibrators fit multi-class logits "
+            f"[N, C]; got the shape of `labels`, {tuple(s.labels.shape)}."
+        )
+    z = _array.asarray(logits, "logits")
+    xp = s.xp
+    ax = _checks.axis("axis", axis, z.ndim)
+    flat = xp.reshape(_array.move_class_axis_last(xp, z, ax), (-1, z.shape[ax]))
+    z_np = np.asarray(_to_numpy(flat), dtype=np.float64)
+    y_np = np.asarray(_to_numpy(s.labels), dtype=np.int64)
+    if not np.all(np.isfinite(z_np)):
+        raise ValueError("`logits` must be finite to fit a calibrator; found NaN or inf.")
+    return z_np, y_np
+
+
+def _to_numpy(x: Any) -> Any:
+    import numpy as np
+
+    if hasattr(x, "detach"):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _mean_nll(z: Any, y: Any) -> float:
+    """Mean NLL of softmax(``z``) at ``y`` (the loss of :mod:`crossent.losses`)."""
+    from crossent.losses import softmax_cross_entropy
+
+    return float(softmax_cross_entropy(z, y, ignore_index=None))
+
+
+def fit_temperature(logits: Array, labels: Array, *, axis: int = -1) -> float:
+    r"""The temperature :math:`T > 0` minimising the NLL of softmax(``logits`` / T).
+
+    With :math:`\beta = 1/T`, :math:`\mathrm{NLL}(\beta) = \frac1N \sum_i
+    (\mathrm{logsumexp}_c\, \beta z_{ic} - \beta z_{iy_i})` is convex, with derivative
+    :math:`\frac1N \sum_i (\mathbb E_{q_i}[z_i] - z_{iy_i})` and second derivative
+    :math:`\frac1N \sum_i \mathrm{Var}_{q_i}[z_i] \ge 0` (:math:`q_i` = softmax(βz_i)).
+    It is solved by Newton's method safeguarded by bisection on
+    :math:`\beta \in [10^{-4}, 10^4]`, which always converges; when the minimum lies beyond
+    a bound (the held-out data are separable, or the logits anti-correlated with the
+    labels) the bound is returned. Dividing by T never changes the arg-max.
+
+    Args:
+        logits: ``[..., C, ...]`` held-out logits (NumPy, PyTorch or JAX).
+        labels: class indices of the other dimensions.
+        axis: the class axis. Default: -1.
+
+    Returns:
+        T as a Python float in :math:`[10^{-4}, 10^4]`.
+
+    Raises:
+        TypeError, ValueError: as :func:`calibration_error`; non-finite logits.
+
+    References:
+        Guo et al., "On Calibration of Modern Neural Networks", ICML 2017.
+
+    Example:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> z = rng.standard_normal((2000, 3))
+        >>> y = np.array([rng.choice(3, p=np.exp(r) / np.exp(r).sum()) for r in z])
+        >>> round(fit_temperature(4.0 * z, y), 1)  # four times over-confident logits
+        4.0
+    """
+    import numpy as np
+
+    z, y = _host_logits(logits, labels, axis)
+    z_true = z[np.arange(z.shape[0]), y]
+    xp = _array.namespace(z)
+
+    def slope_curvature(beta: float) -> tuple[float, float]:
+        q = _array.softmax(xp, beta * z, axis=-1)
+        mean_z = np.sum(q * z, axis=-1)
+        var_z = np.sum(q * z**2, axis=-1) - mean_z**2
+        return float(np.mean(mean_z - z_true)), float(np.mean(np.maximum(var_z, 0.0)))
+
+    lo, hi = _BETA_BOUNDS
+    if slope_curvature(hi)[0] <= 0:
+        return 1.0 / hi
+    if slope_curvature(lo)[0] >= 0:
+        return 1.0 / lo
+    beta = 1.0
+    for _ in range(200):
+        g, h = slope_curvature(beta)
+        if g > 0:
+            hi = beta
+        else:
+            lo = beta
+        if g == 0 or hi / lo - 1 < 1e-13:
+            break
+        step = beta - g / h if h > 0 else math.nan
+        beta = step if lo < step < hi else math.sqrt(lo * hi)
+    return 1.0 / beta
+
+
+def _lbfgs(objective: Any, x0: Any, *, iterations: int = 500, memory: int = 10) -> Any:
+    """Minimise a smooth convex ``objective(x) -> (value, gradient)`` by L-BFGS with an
+    Armijo backtracking line search; stops when the gradient or the step vanishes."""
+    import numpy as np
+
+    x = np.array(x0, dtype=np.float64)
+    f, g = objective(x)
+    s_hist: list[Any] = []
+    y_hist: list[Any] = []
+    for _ in range(iterations):
+        if np.max(np.abs(g)) < 1e-10:
+            break
+        # two-loop recursion: the quasi-Newton direction from the last `memory` pairs
+        d = -g
+        alphas = []
+        for s, yv in zip(reversed(s_hist), reversed(y_hist), strict=True):
+            a = float(s @ d) / float(yv @ s)
+            alphas.append(a)
+            d = d - a * yv
+        if s_hist:
+            d = d * (float(s_hist[-1] @ y_hist[-1]) / float(y_hist[-1] @ y_hist[-1]))
+        for (s, yv), a in zip(zip(s_hist, y_hist, strict=True), reversed(alphas), strict=True):
+            d = d + (a - float(yv @ d) / float(yv @ s)) * s
+        if float(g @ d) >= 0:  # not a descent direction: restart from the gradient
+            d, s_hist, y_hist = -g, [], []
+        t = 1.0
+        while True:
+            x_new = x + t * d
+            f_new, g_new = objective(x_new)
+            if f_new <= f + 1e-4 * t * float(g @ d) or t < 1e-12:
+                break
+            t /= 2
+        s, yv = x_new - x, g_new - g
+        if float(s @ yv) > 1e-12:
+            s_hist, y_hist = [*s_hist[-memory + 1 :], s], [*y_hist[-memory + 1 :], yv]
+        converged = abs(f - f_new) <= 1e-14 * max(1.0, abs(f))
+        x, f, g = x_new, f_new, g_new
+        if converged:
+            break
+    return x
+
+
+class TemperatureScaling:
+    r"""Temperature scaling: calibrated logits :math:`z / T`, T fitted by NLL (Guo et al., 2017).
+
+    Never changes the arg-max (T > 0).
+
+    Example:
+        >>> import numpy as np
+        >>> ts = TemperatureScaling().fit(np.array([[4.0, 0.0], [4.0, 0.0]]), np.array([0, 1]))
+        >>> ts.temperature  # a sure prediction, right half the time: softened to the bound
+        10000.0
+        >>> int(ts(np.array([[4.0, 0.0]])).argmax())
+        0
+    """
+
+    def __init__(self) -> None:
+        self.temperature = 1.0
+
+    def fit(self, logits: Array, labels: Array, *, axis: int = -1) -> TemperatureScaling:
+        """Fit T on held-out ``logits`` and ``labels`` (:func:`fit_temperature`); returns self."""
+        self.temperature = fit_temperature(logits, labels, axis=axis)
+        return self
+
+    def __call__(self, logits: Array) -> Array:
+        """``logits / T``, in the library and dtype of ``logits``."""
+        logits = _array.asarray(logits, "logits")
+        return logits / self.temperature
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"method": "temperature", "temperature": T}`` (JSON-serialisable)."""
+        return {"method": "temperature", "temperature": self.temperature}
+
+    def load_state_dict(self, state: dict[str, Any]) -> TemperatureScaling:
+        """Restore from :meth:`state_dict`; returns self.
+
+        Raises:
+            ValueError: another method's state, or a temperature that is not positive.
+        """
+        _state_method(state, "temperature")
+        self.temperature = _checks.positive("temperature", state.get("temperature"))
+        return self
+
+
+def _state_method(state: Any, method: str) -> None:
+    if not isinstance(state, dict) or state.get("method") != method:
+        got = state.get("method") if isinstance(state, dict) else state
+        raise ValueError(f"`state` must be a {method} scaling state; got method={got!r}.")
+
+
+class _AffineScaling:
+    """Calibrated logits :math:`z W^\\top + b`, fitted by NLL (plus L2 penalties) by L-BFGS."""
+
+    method = ""
+
+    def __init__(self, *, off_diagonal_l2: float = 0.0, bias_l2: float = 0.0) -> None:
+        self.off_diagonal_l2 = _checks.non_negative("off_diagonal_l2", off_diagonal_l2)
+        self.bias_l2 = _checks.non_negative("bias_l2", bias_l2)
+        self.weight: Any = None
+        self.bias: Any = None
+
+    def _unpack(self, x: Any, c: int) -> tuple[Any, Any]:
+        raise NotImplementedError
+
+    def _initial(self, c: int) -> Any:
+        raise NotImplementedError
+
+    def fit(self, logits: Array, labels: Array, *, axis: int = -1) -> Any:
+        """Fit on held-out ``logits`` and ``labels`` by minimising the mean NLL (plus the
+        penalties); returns self."""
+        import numpy as np
+
+        z, y = _host_logits(logits, labels, axis)
+        n, c = z.shape
+        onehot = np.eye(c)[y]
+        xp = _array.namespace(z)
+        off = ~np.eye(c, dtype=bool)
+        n_off = max(c * (c - 1), 1)
+
+        def objective(x: Any) -> tuple[float, Any]:
+            w, b = self._unpack(x, c)
+            scores = z @ w.T + b
+            value = _mean_nll(scores, y)
+            residual = (_array.softmax(xp, scores, axis=-1) - onehot) / n
+            grad_w = residual.T @ z
+            grad_b = residual.sum(axis=0)
+            value += self.off_diagonal_l2 * float(np.sum(w[off] ** 2)) / n_off
+            grad_w = grad_w + np.where(off, 2 * self.off_diagonal_l2 * w / n_off, 0.0)
+            value += self.bias_l2 * float(np.sum(b**2)) / c
+            grad_b = grad_b + 2 * self.bias_l2 * b / c
+            return value, self._pack_grad(grad_w, grad_b)
+
+        self.weight, self.bias = self._unpack(_lbfgs(objective, self._initial(c)), c)
+        return self
+
+    def _pack_grad(self, grad_w: Any, grad_b: Any) -> Any:
+        raise NotImplementedError
+
+    def __call__(self, logits: Array, *, axis: int = -1) -> Array:
+        """The calibrated logits, in the library and dtype of ``logits``.
+
+        Raises:
+            ValueError: not fitted yet; a class count other than the fitted one.
+        """
+        if self.weight is None:
+            raise ValueError(f"this {type(self).__name__} is not fitted; call fit first.")
+        logits = _array.asarray(logits, "logits")
+        xp = _array.namespace(logits)
+        ax = _checks.axis("axis", axis, logits.ndim)
+        c = self.weight.shape[0]
+        if logits.shape[ax] != c:
+            raise ValueError(
+                f"`logits` must have {c} classes along axis {axis} (the fitted calibrator's); "
+                f"got {logits.shape[ax]}."
+            )
+        z = _array.move_class_axis_last(xp, logits, ax)
+        w = xp.asarray(self.weight.T.copy(), dtype=z.dtype)
+        b = xp.asarray(self.bias, dtype=z.dtype)
+        return _array.move_class_axis_back(xp, xp.matmul(z, w) + b, ax)
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"method", "weight", "bias", ...}`` as nested lists (JSON-serialisable)."""
+        if self.weight is None:
+            raise ValueError(f"this {type(self).__name__} is not fitted; call fit first.")
+        return {
+            "method": self.method,
+            "weight": self.weight.tolist(),
+            "bias": self.bias.tolist(),
+            "off_diagonal_l2": self.off_diagonal_l2,
+            "bias_l2": self.bias_l2,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> Any:
+        """Restore from :meth:`state_dict`; returns self.
+
+        Raises:
+            ValueError: another method's state; weight and bias of mismatched shapes.
+        """
+        import numpy as np
+
+        _state_method(state, self.method)
+        w = np.asarray(state.get("weight"), dtype=np.float64)
+        b = np.asarray(state.get("bias"), dtype=np.float64)
+        c = b.shape[0] if b.ndim == 1 else -1
+        if c < 1 or w.shape != (c, c) or not np.all(np.isfinite(w)) or not np.all(np.isfinite(b)):
+            raise ValueError(
+                f"`state` must hold a finite [C, C] weight and [C] bias; got shapes "
+                f"{w.shape} and {b.shape}."
+            )
+        self.weight, self.bias = w, b
+        return self
+
+
+class VectorScaling(_AffineScaling):
+    r"""Vector scaling (Guo et al., 2017): :math:`z' = w \odot z + b`, per class a scale and
+    a bias, fitted by NLL.
+
+    Unlike temperature scaling it *can* change the arg-max: a larger scale or bias for one
+    class moves samples to it (``w = (1, 3)`` maps ``z = (2, 1)`` to ``(2, 3)``). With
+    ``bias_l2`` the biases are pulled to 0. ``weight`` holds ``diag(w)``.
+
+    Args:
+        bias_l2: L2 penalty on the biases, divided by C. Default: 0.
+
+    Example:
+        >>> import numpy as np
+        >>> z = np.array([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 3.0]])
+        >>> vs = VectorScaling().fit(z, np.array([0, 1, 1, 1]))
+        >>> vs(z).shape
+        (4, 2)
+    """
+
+    method = "vector"
+
+    def __init__(self, *, bias_l2: float = 0.0) -> None:
+        super().__init__(bias_l2=bias_l2)
+
+    def _initial(self, c: int) -> Any:
+        import numpy as np
+
+        return np.concatenate([np.ones(c), np.zeros(c)])
+
+    def _unpack(self, x: Any, c: int) -> tuple[Any, Any]:
+        import numpy as np
+
+        return np.diag(x[:c]), x[c:]
+
+    def _pack_grad(self, grad_w: Any, grad_b: Any) -> Any:
+        import numpy as np
+
+        return np.concatenate([np.diag(grad_w), grad_b])
+
+
+class MatrixScaling(_AffineScaling):
+    r"""Matrix scaling (Guo et al., 2017): :math:`z' = z W^\top + b`, fitted by NLL, with the
+    off-diagonal and intercept L2 penalties of Kull et al. (2019) (ODIR):
+    :math:`\lambda \frac{\sum_{i \ne j} W_{ij}^2}{C(C-1)} + \mu \frac{\sum_j b_j^2}{C}`.
+
+    Args:
+        off_diagonal_l2: λ. Default: 0.
+        bias_l2: μ. Default: 0.
+
+    Example:
+        >>> import numpy as np
+        >>> z = np.array([[2.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 3.0]])
+        >>> ms = MatrixScaling(off_diagonal_l2=1.0).fit(z, np.array([0, 1, 1, 1]))
+        >>> ms.weight.shape, ms.bias.shape
+        ((2, 2), (2,))
+    """
+
+    method = "matrix"
+
+    def _initial(self, c: int) -> Any:
+        import numpy as np
+
+        return np.concatenate([np.eye(c).ravel(), np.zeros(c)])
+
+    def _unpack(self, x: Any, c: int) -> tuple[Any, Any]:
+        return x[: c * c].reshape(c, c), x[c * c :]
+
+    def _pack_grad(self, grad_w: Any, grad_b: Any) -> Any:
+        import numpy as np
+
+        return np.concatenate([grad_w.ravel(), grad_b])
