@@ -6,6 +6,7 @@
 =========== ==================================================================
 explain     :mod:`crossent.cli.explain`: the articles' worked examples, computed live
 eval        :mod:`crossent.cli.evaluate`: score saved predictions
+calibrate   :mod:`crossent.cli.calibrate`: fit a calibrator by NLL on validation logits
 advise      :mod:`crossent.cli.advise`: which loss for saved targets, and why
 reproduce   :mod:`crossent.cli.reproduce`: train real models, write the report
 bench       :mod:`crossent.cli.bench`: speed and memory next to peers
@@ -35,7 +36,7 @@ from typing import Any
 
 from crossent import __version__
 
-from . import advise, bench, evaluate, explain, reproduce
+from . import advise, bench, calibrate, evaluate, explain, reproduce
 from .files import InputError
 
 __all__ = ["COMMANDS", "SIGPIPE_EXIT", "build_parser", "main"]
@@ -43,6 +44,7 @@ __all__ = ["COMMANDS", "SIGPIPE_EXIT", "build_parser", "main"]
 COMMANDS: dict[str, ModuleType] = {
     "explain": explain,
     "eval": evaluate,
+    "calibrate": calibrate,
     "advise": advise,
     "reproduce": reproduce,
     "bench": bench,
