@@ -204,6 +204,7 @@ def _cross_entropy_backward_fake(
 def _cross_entropy_setup(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
     logits, targets, weight, *options = inputs
     ctx.mark_non_differentiable(output[1])
+    ctx.set_materialize_grads(False)
     ctx.save_for_backward(logits, targets, weight, output[1])
     ctx.options = tuple(options)
 
@@ -393,12 +394,15 @@ def _linear_cross_entropy_backward_fake(
 
 def _linear_setup(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
     hidden, weight, bias, targets, *options = inputs
-    want, reduction = options[-1], options[4]
+    want, reduction = options[-1], options[4]  # the op's `want` and `reduction`
     ctx.now = any(want) and reduction != "none"
-    ctx.want, ctx.options = want, tuple(options)
+    ctx.want, ctx.reduction, ctx.options = want, reduction, tuple(options)
     ctx.dtypes = (hidden.dtype, weight.dtype, None if bias is None else bias.dtype)
     ctx.hidden_shape = tuple(hidden.shape)
     ctx.mark_non_differentiable(*output[1:])
+    # Backward receives an incoming gradient for every output; the others' would be
+    # materialised as zeros of their shape (the size of the weight gradient).
+    ctx.set_materialize_grads(False)
     if ctx.now:
         # Saved, not kept on ctx: autograd frees them after a backward that does not
         # retain the graph (and then refuses a second one with its own error).
@@ -413,7 +417,7 @@ def _linear_backward(ctx: Any, grad_loss: torch.Tensor, *_unused: Any) -> tuple[
         if ctx.now:
             dh, dw, db = ctx.saved_tensors
             acc = torch.float64 if ctx.dtypes[0] == torch.float64 else torch.float32
-            scale = upstream_scale(grad_loss, ctx.options[4], acc)
+            scale = upstream_scale(grad_loss, ctx.reduction, acc)
             raw = LinearGrads(
                 dh if want[0] else None,
                 dw if want[1] else None,
