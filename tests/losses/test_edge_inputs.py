@@ -56,6 +56,23 @@ def test_masked_logit_on_an_ignored_sample_and_under_zero_class_weight(xp):
     assert np.isfinite(xp.to_numpy(focal)).all() and float(xp.to_numpy(focal)[0]) == 0.0
 
 
+@pytest.mark.parametrize(
+    "options", [{}, {"z_loss": 1e-3}, {"label_smoothing": 0.2}, {"logit_softcap": 5.0}]
+)
+def test_a_wholly_masked_row_that_counts_for_nothing_gives_zero_loss_and_gradient(xp, options):
+    """Padding rows of a language model: every logit −inf and the target ignored — the row
+    adds nothing, in value and gradient, and the other rows are as if it were not there."""
+    z = xp.asarray([[-INF, -INF, -INF], [1.0, 2.0, 3.0], [-INF, -INF, -INF]])
+    y = xp.asarray([-100, 2, -100], "int64")
+    losses = crossent.softmax_cross_entropy(z, y, reduction="none", **options)
+    alone = crossent.softmax_cross_entropy(z[1:2], y[1:2], reduction="none", **options)
+    got = xp.to_numpy(losses)
+    assert got[0] == 0.0 and got[2] == 0.0
+    np.testing.assert_allclose(got[1], xp.to_numpy(alone)[0], rtol=1e-12)
+    g = xp.to_numpy(grad.softmax_cross_entropy(z, y, **options))
+    assert np.isfinite(g).all() and not g[0].any() and not g[2].any()
+
+
 def test_information_measures_follow_zero_log_zero(xp):
     p = xp.asarray([[0.0, 0.5, 0.5]])
     q = xp.asarray([[0.0, 0.25, 0.75]])

@@ -262,6 +262,11 @@ def softmax_forward(
         label_smoothing=smoothing,
     )
     z = softcap(xp, move_class_axis_last(xp, to_float(xp, logits, dtype), ax), cap)
+    if t.valid is not None:
+        # An ignored row may be masked whole (all −inf, e.g. padding): its logits become 0 so
+        # that its log-normaliser, and through it value and gradient, stay finite; every
+        # term of the row is multiplied by 0 anyway.
+        z = xp.where(t.valid[..., None], z, xp.zeros_like(z))
     lse = logsumexp(xp, z, axis=-1)
     rw = row_weight(xp, t, dtype)
     return SoftmaxForward(
