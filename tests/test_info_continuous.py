@@ -337,6 +337,8 @@ def test_shape_errors():
         crossent.mvn_entropy(np.ones((2, 3)))
     with pytest.raises(ValueError, match=r"^`mean_q` must end in the dimension D=2"):
         crossent.mvn_kl_divergence(np.zeros(2), np.eye(2), np.zeros(3), np.eye(2))
+    with pytest.raises(ValueError, match=r"^the batch shapes must broadcast"):
+        crossent.mvn_kl_divergence(np.zeros((2, 2)), np.eye(2), np.zeros((3, 2)), np.eye(2))
     with pytest.raises(ValueError, match=r"must broadcast"):
         crossent.gaussian_kl_divergence(np.zeros(2), 1.0, np.zeros(3), 1.0)
     with pytest.raises(TypeError, match=r"^`var` must be a floating-point array"):

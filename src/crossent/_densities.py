@@ -22,6 +22,7 @@ import math
 from typing import Any
 
 import array_api_compat
+import numpy as np
 
 from crossent import _checks
 from crossent._array import (
@@ -331,8 +332,7 @@ def _trace_and_mahalanobis(
 
 
 def _batch_shape(mean_p: Any, factor_p: Any, mean_q: Any, factor_q: Any) -> tuple[int, ...]:
-    import numpy as np
-
+    """The broadcast batch shape of two Gaussians; ValueError naming the shapes otherwise."""
     shapes = [mean_p.shape[:-1], factor_p.shape[:-2], mean_q.shape[:-1], factor_q.shape[:-2]]
     try:
         return tuple(np.broadcast_shapes(*[tuple(s) for s in shapes]))
