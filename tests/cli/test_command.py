@@ -121,8 +121,9 @@ def test_eval_table(capsys, files):
     lines = out.splitlines()
     assert lines[0] == f"task: binary   input: logits   samples: {N}"
     assert lines[1] == "loss: sigmoid_binary_cross_entropy"
-    names = [line.split()[0] for line in lines[4:]]
+    names = [line.split()[0] for line in lines[4:9]]
     assert names == ["cross_entropy", "accuracy", "auroc", "ece", "prediction_entropy"]
+    assert lines[9].startswith("calibration (15 bins")
 
 
 @pytest.mark.parametrize(

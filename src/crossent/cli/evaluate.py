@@ -33,6 +33,7 @@ import json
 import math
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -247,6 +248,16 @@ def evaluate(
     for name in [k for k, v in metrics.items() if not math.isfinite(v)]:
         # A value that overflowed float64 is not the metric: say so rather than print inf.
         notes.append(f"{name} omitted: it is not finite in float64 ({metrics.pop(name)!r})")
+    calibration = None
+    if task in CALIBRATED_TASKS:
+        scored, labels = calibration_inputs(pred, targets, from_logits, task)
+        # soft binary targets (the AUROC note already says so) have no hit to bin
+        if task == "multiclass" or np.all((labels == 0) | (labels == 1)):
+            calibration = calibration_summary(scored, labels, from_logits=from_logits)
+            calibration["nll"] = float(metrics.get("cross_entropy", math.nan))
+            for name in [k for k, v in calibration.items() if not math.isfinite(v)]:
+                value = calibration.pop(name)
+                notes.append(f"calibration {name} omitted: it is not finite in float64 ({value!r})")
     return {
         "task": task,
         "input": "logits" if from_logits else "probabilities",
@@ -254,8 +265,138 @@ def evaluate(
         "n": int(pred.shape[0]),
         "loss": loss.__name__,
         "metrics": {k: float(v) for k, v in metrics.items()},
+        "calibration": calibration,
         "notes": notes,
     }
+
+
+CALIBRATED_TASKS = ("binary", "multiclass")
+"""Tasks with a calibration block: one forecast per sample (top label, or the positive class)."""
+
+CALIBRATION_BINS = 15
+"""Bins of the calibration block and the reliability diagram (Guo et al., 2017)."""
+
+
+def calibration_inputs(
+    pred: np.ndarray, targets: np.ndarray, from_logits: bool, task: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions and labels as :mod:`crossent.calibration` takes them, for a task of
+    :data:`CALIBRATED_TASKS` whose inputs :func:`evaluate` has accepted.
+
+    Binary: ``[N]`` predictions and 0/1 labels. Multi-class: ``[N, C]`` predictions (rows
+    of probabilities renormalised: a CSV rounds them within the task's tolerance) and
+    ``[N]`` class indices (one-hot rows become their index).
+    """
+    if task == "binary":
+        y = targets.reshape(-1).astype(np.float64)
+        return pred.reshape(-1), y
+    labels = np.argmax(targets, axis=1) if targets.ndim == 2 else class_indices(targets)
+    if not from_logits:
+        pred = pred / np.sum(pred, axis=1, keepdims=True)
+    return pred, labels
+
+
+def calibration_summary(
+    pred: np.ndarray, labels: np.ndarray, *, from_logits: bool
+) -> dict[str, float]:
+    """ECE, MCE, adaptive (equal-mass) ECE, Brier score and Murphy's decomposition.
+
+    Args:
+        pred: ``[N]`` (binary) or ``[N, C]`` predictions, as :func:`calibration_inputs` gives.
+        labels: ``[N]`` 0/1 or class indices.
+        from_logits: whether ``pred`` holds logits.
+
+    Returns:
+        ``{"ece", "mce", "adaptive_ece", "brier", "brier_reliability", "brier_resolution",
+        "brier_uncertainty"}`` with :data:`CALIBRATION_BINS` bins.
+
+    Example:
+        >>> import numpy as np
+        >>> summary = calibration_summary(np.array([0.2, 0.9]), np.array([0.0, 1.0]), from_logits=False)
+        >>> round(summary["brier"], 3)
+        0.025
+    """
+    from crossent import calibration as cal
+
+    bins = CALIBRATION_BINS
+    parts = cal.brier_decomposition(pred, labels, from_logits=from_logits, n_bins=bins)
+    values = {
+        "ece": cal.calibration_error(pred, labels, from_logits=from_logits, n_bins=bins),
+        "mce": cal.calibration_error(
+            pred, labels, from_logits=from_logits, n_bins=bins, norm="max"
+        ),
+        "adaptive_ece": cal.calibration_error(
+            pred, labels, from_logits=from_logits, n_bins=bins, binning="quantile"
+        ),
+        "brier": cal.brier_score(pred, labels, from_logits=from_logits),
+        "brier_reliability": parts.reliability,
+        "brier_resolution": parts.resolution,
+        "brier_uncertainty": parts.uncertainty,
+    }
+    return {k: float(v) for k, v in values.items()}
+
+
+PLOT_FORMATS = (".svg", ".png")
+
+
+def plot_reliability(
+    path: Path, pred: np.ndarray, labels: np.ndarray, *, from_logits: bool, title: str
+) -> None:
+    """Draw the reliability diagram (bars of accuracy per confidence bin, the diagonal, and
+    the counts) and write it to ``path`` (``.svg`` or ``.png``) whole or not at all.
+
+    Raises:
+        InputError: matplotlib is not installed.
+    """
+    import io
+
+    from crossent import calibration as cal
+    from crossent._io import atomic_write_bytes
+
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise InputError("--plot needs matplotlib: pip install 'crossent[report]'.") from exc
+    d = cal.reliability_diagram(pred, labels, from_logits=from_logits, n_bins=CALIBRATION_BINS)
+    edges, count = np.asarray(d.edges), np.asarray(d.count)
+    filled = count > 0
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    width = np.diff(edges)
+    ax.bar(
+        edges[:-1][filled],
+        np.asarray(d.accuracy)[filled],
+        width=width[filled],
+        align="edge",
+        edgecolor="black",
+        label="accuracy",
+    )
+    ax.plot([0, 1], [0, 1], linestyle="--", color="gray", label="perfect calibration")
+    ax.plot(
+        np.asarray(d.confidence)[filled],
+        np.asarray(d.accuracy)[filled],
+        "o",
+        color="black",
+        markersize=3,
+        label="mean confidence",
+    )
+    ece = float(
+        cal.calibration_error(pred, labels, from_logits=from_logits, n_bins=CALIBRATION_BINS)
+    )
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        xlabel="confidence",
+        ylabel="accuracy",
+        title=f"{title}\nECE = {ece:.4f}",
+    )
+    ax.legend(loc="upper left", fontsize="small")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=path.suffix[1:], bbox_inches="tight")
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 Scores = tuple[dict[str, float], list[str]]
@@ -455,6 +596,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the task (default: inferred from the targets)",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--plot", metavar="FILE.svg|png", help="write the reliability diagram (binary, multi-class)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -467,6 +611,9 @@ def run(args: argparse.Namespace) -> int:
         InputError: unreadable files, files of different lengths, inputs :func:`evaluate`
             refuses.
     """
+    plot = getattr(args, "plot", None)
+    if plot is not None and Path(plot).suffix not in PLOT_FORMATS:
+        raise InputError(f"--plot must name a .svg or .png file; got {plot!r}.")
     pred = load_array(args.pred, what="prediction")
     target = load_array(args.target, what="target")
     same_samples(pred, target, args.pred, args.target)
@@ -474,6 +621,18 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate(pred, target, from_logits=args.from_logits, task=args.task)
     except (ValueError, TypeError) as exc:
         raise InputError(str(exc)) from exc
+    if plot is not None:
+        if result["calibration"] is None:
+            raise InputError(
+                f"--plot needs a binary or multi-class task; got task {result['task']!r}."
+            )
+        from_logits = result["input"] == "logits"
+        scored, labels = calibration_inputs(
+            np.asarray(pred, dtype=np.float64), np.asarray(target), from_logits, result["task"]
+        )
+        plot_reliability(
+            Path(plot), scored, labels, from_logits=from_logits, title=Path(args.pred).name
+        )
     if result["input_guess"]:
         print(
             f"crossent eval: warning: treating {args.pred} as {result['input']} "
@@ -487,6 +646,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"loss: {result['loss']}")
     rows = [[name, f"{value:.6g}"] for name, value in result["metrics"].items()]
     print(format_table(["metric", "value"], rows))
+    if result["calibration"] is not None:
+        rows = [[name, f"{value:.6g}"] for name, value in result["calibration"].items()]
+        print(f"calibration ({CALIBRATION_BINS} bins; adaptive: equal mass):")
+        print(format_table(["measure", "value"], rows))
+    if plot is not None:
+        print(f"reliability diagram written to {plot}")
     for note in result["notes"]:
         print(f"note: {note}")
     return 0
