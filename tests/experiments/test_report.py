@@ -276,3 +276,23 @@ def test_parse_only_selects_a_split_claim_whole_or_in_part() -> None:
     assert [c.id for c in parse_only("c16b,C6", claims)] == ["C6", "C16b"]
     with pytest.raises(ValueError, match="`--only` must list claim ids"):
         parse_only("C1", claims)
+
+
+def test_a_sweep_mixing_conditions_draws_only_the_first_and_tables_them_all():
+    """A point of another condition (a second variable, real data) is not on the first
+    variable's axis: the plot leaves it out and says so; the table names each point."""
+    from crossent.experiments import figures
+    from crossent.experiments.report import _evidence
+    from crossent.experiments.stats import Evidence, Interval, SweepPoint
+
+    iv = Interval(0.5, 0.4, 0.6, 5)
+    points = [
+        SweepPoint("positive rate", 0.01, {"a": iv, "b": iv}, iv, ceiling=0.9),
+        SweepPoint("positive rate", 0.001, {"a": iv, "b": iv}, iv, ceiling=0.8),
+        SweepPoint("hard share", 0.2, {"a": iv, "b": iv}, iv, ceiling=0.3),
+    ]
+    ev = Evidence("average precision", 5, points, 0.1)
+    assert [p.value for p in figures.plotted_points(ev)] == [0.01, 0.001]
+    html = _evidence("C0", ev)
+    assert "1 point of another condition" in html
+    assert "hard share 0.2" in html and "positive rate 0.001" in html

@@ -19,7 +19,7 @@ matplotlib.use("svg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from crossent.experiments.stats import Evidence
+from crossent.experiments.stats import Evidence, SweepPoint
 
 __all__ = ["COLORS", "figure", "legend_above", "sweep", "to_svg"]
 
@@ -115,8 +115,11 @@ def sweep(evidence: Evidence, key: str) -> str:
     Args:
         evidence: the claim's evidence, with at least one sweep point.
         key: unique in the report (see :func:`to_svg`).
+
+    Only the points of the first swept variable share the axes; points of another variable
+    (a second condition, a real-data point) are not on its scale and stay in the table.
     """
-    points = evidence.sweep
+    points = plotted_points(evidence)
     x = np.array([p.value for p in points], dtype=float)
     log = bool(np.all(x > 0) and x.max() / x.min() > LOG_SPAN)
     fig, (left, right) = figure(2, height=3.3)
@@ -187,6 +190,12 @@ def sweep(evidence: Evidence, key: str) -> str:
         left.set_yscale("log")  # e.g. steps from tens to thousands: the small ones stay visible
     legend_above(fig, left)
     return to_svg(fig, key)
+
+
+def plotted_points(evidence: Evidence) -> list[SweepPoint]:
+    """The sweep points drawn on the sweep plot's axes: those of the first swept variable."""
+    first = evidence.sweep[0].variable
+    return [p for p in evidence.sweep if p.variable == first]
 
 
 LABEL_CHARACTERS = 30

@@ -219,12 +219,13 @@ def _sweep_table(ev: Evidence) -> Table:
     names = list(dict.fromkeys(n for p in ev.sweep for n in p.methods))
     lower = is_lower_better(ev.metric)
     has_ceiling = any(p.ceiling is not None for p in ev.sweep)
-    headers = [ev.sweep[0].variable, *names, "difference [95% CI]"]
+    mixed = len({p.variable for p in ev.sweep}) > 1
+    headers = ["point" if mixed else ev.sweep[0].variable, *names, "difference [95% CI]"]
     if has_ceiling:
         headers += ["Bayes-optimal", "best method's gap"]
     rows = []
     for p in ev.sweep:
-        row = [_number(p.value)]
+        row = [f"{p.variable} {_number(p.value)}" if mixed else _number(p.value)]
         row += [_interval(p.methods[n]) if n in p.methods else "—" for n in names]
         row.append(_interval(p.difference))
         if has_ceiling:
@@ -275,6 +276,12 @@ def _evidence(claim_id: str, ev: Evidence) -> str:
             else "the smallest difference each point's repeats could detect."
         )
     )
+    others = len(ev.sweep) - len(figures.plotted_points(ev))
+    if others:
+        caption += (
+            f" {others} point{'s' if others > 1 else ''} of another condition (see the table's "
+            f"first column) {'are' if others > 1 else 'is'} not on this axis and not drawn."
+        )
     return "\n".join(
         [
             '<div class="evidence">',
