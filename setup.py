@@ -8,8 +8,9 @@ once per process). Nothing is compiled or loaded from a cache at run time.
 Portability: no ``-march=native``. On x86-64 with GCC the row functions are compiled for
 several instruction sets at once (``target_clones`` in the source) and the best one for
 the running CPU is picked when the library loads; elsewhere the compiler's baseline is
-used. Flag sets are tried from the fastest to the plainest (OpenMP threads, OpenMP SIMD
-only, none), so that a compiler without OpenMP still builds the kernel.
+used. Flag sets are tried from the fastest to the plainest (OpenMP SIMD, none), so that a
+compiler without OpenMP still builds the kernel; rows are split over threads by crossent's
+own thread pool, not by OpenMP (no second OpenMP runtime beside torch's).
 
 For a development checkout: ``python setup.py build_ext --inplace`` (``make test`` runs
 ``pip install -e``, which builds it too).
@@ -28,10 +29,9 @@ KERNEL_SOURCE = Path("src/crossent/torch/fused/_kernel.c")
 
 COMMON = ["-O3", "-std=gnu11", "-fno-math-errno", "-fno-trapping-math"]
 FLAG_SETS = [
-    # 512-bit vectors where the clone for AVX-512 runs: the statistics pass is
-    # compute-bound (one exp per logit).
-    (["-fopenmp", "-mprefer-vector-width=512"], ["-fopenmp"]),
-    (["-fopenmp"], ["-fopenmp"]),
+    # OpenMP for SIMD only: the rows are split over threads by crossent's own pool. Linking
+    # libgomp would put a second OpenMP runtime beside the one torch bundles, and such a
+    # process can abort at exit ("terminate called without an active exception").
     (["-fopenmp-simd"], []),
     ([], []),
 ]

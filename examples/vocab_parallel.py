@@ -141,6 +141,9 @@ def main() -> None:
     dist.all_reduce(drift, op=dist.ReduceOp.MAX)
     if rank == 0:
         print(f"max |trained head - one-process head| = {float(drift):.2e}")
+    # Leave together: a rank that tears gloo down while its peer is still sending aborts
+    # ("terminate called without an active exception").
+    dist.barrier()
     dist.destroy_process_group()
 
 
