@@ -42,6 +42,7 @@ from crossent.experiments.stacked import (
     train_stacked,
 )
 from crossent.experiments.stats import (
+    SweepPoint,
     equivalence_verdict,
     mean_interval,
     sweep_point,
@@ -285,6 +286,32 @@ def _eval_at(budgets: Sequence[int]) -> list[int]:
     return sorted(set(range(every, longest + 1, every)) | set(budgets))
 
 
+def _budget_sweep(
+    runs: Any,
+    names: Mapping[str, Any],
+    budgets: Sequence[int],
+    measure: str,
+    reference: np.ndarray,
+    *,
+    claimed: str,
+    baseline: str,
+    metric: str,
+) -> list[SweepPoint]:
+    """One sweep point per training budget: every method's ``measure`` at that step, paired
+    over repeats, beside the reference's per-repeat values."""
+    return [
+        sweep_point(
+            "training steps",
+            b,
+            {**{n: runs[n].at(b, measure) for n in names}, REFERENCE: reference},
+            claimed=claimed,
+            baseline=baseline,
+            metric=metric,
+        )
+        for b in budgets
+    ]
+
+
 def c8(ctx: Context) -> Result:
     repeats = _repeats(ctx)
     budgets = _budgets(ctx, C8_BUDGETS_QUICK, C8_BUDGETS_FULL)
@@ -324,17 +351,16 @@ def c8(ctx: Context) -> Result:
     ctx.progress.advance()
     bce, ce, keras = names
     metric = "held-out accuracy"
-    points = [
-        sweep_point(
-            "training steps",
-            b,
-            {**{n: runs[n].at(b, "accuracy") for n in names}, REFERENCE: reference},
-            claimed=bce,
-            baseline=ce,
-            metric=metric,
-        )
-        for b in budgets
-    ]
+    points = _budget_sweep(
+        runs,
+        names,
+        budgets,
+        "accuracy",
+        reference,
+        claimed=bce,
+        baseline=ce,
+        metric=metric,
+    )
     detectable = max(p.detectable or 0.0 for p in points)
     # The gradient each sample sends back under −y log a: none for the negatives.
     y_all = torch.from_numpy(data.y_train)[None]
@@ -618,17 +644,16 @@ def c9(ctx: Context) -> Result:
     ).final("accuracy")
     ce, bce, keras_bce = names
     metric = "held-out accuracy"
-    points = [
-        sweep_point(
-            "training steps",
-            b,
-            {**{n: runs[n].at(b, "accuracy") for n in names}, REFERENCE: reference},
-            claimed=ce,
-            baseline=bce,
-            metric=metric,
-        )
-        for b in budgets
-    ]
+    points = _budget_sweep(
+        runs,
+        names,
+        budgets,
+        "accuracy",
+        reference,
+        claimed=ce,
+        baseline=bce,
+        metric=metric,
+    )
     detectable = max(p.detectable or 0.0 for p in points)
     diffs = [p.difference for p in points]
     learn = all(points[-1].methods[n].lo >= majority + LEARNED_MARGIN for n in (ce, bce))
@@ -787,17 +812,16 @@ def c10(ctx: Context) -> Result:
     ).final("hamming_accuracy")
     bce, ce = names
     metric = "held-out per-label accuracy"
-    points = [
-        sweep_point(
-            "training steps",
-            b,
-            {**{n: runs[n].at(b, "hamming_accuracy") for n in names}, REFERENCE: reference},
-            claimed=bce,
-            baseline=ce,
-            metric=metric,
-        )
-        for b in budgets
-    ]
+    points = _budget_sweep(
+        runs,
+        names,
+        budgets,
+        "hamming_accuracy",
+        reference,
+        claimed=bce,
+        baseline=ce,
+        metric=metric,
+    )
     detectable = max(p.detectable or 0.0 for p in points)
     last = max(budgets)
     ce_share = float(np.mean(runs[ce].at(last, "positive_share")))
