@@ -37,8 +37,7 @@ from typing import Any
 
 import torch
 
-from crossent._array import namespace
-from crossent.losses import categorical
+from crossent._array import namespace, softcap, softcap_derivative
 
 __all__ = [
     "KERNEL_ENV",
@@ -51,8 +50,6 @@ __all__ = [
     "kernel_backend",
     "kernel_status",
     "row_stats",
-    "softcap",
-    "softcap_slope",
     "stats_dtype",
 ]
 
@@ -366,24 +363,6 @@ def stats_dtype(x: torch.Tensor) -> torch.dtype:
     return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
-def softcap(z: torch.Tensor, cap: float | None) -> torch.Tensor:
-    r"""Soft-capped logits :math:`c \tanh(z / c)` (:func:`crossent.losses.categorical.softcap`
-    on torch tensors); ``z`` itself when ``cap`` is None."""
-    return categorical.softcap(XP, z, cap)
-
-
-def softcap_slope(z_capped: torch.Tensor, cap: float) -> torch.Tensor:
-    r""":math:`\partial z' / \partial z = 1 - (z'/c)^2` from the capped logits
-    :math:`z' = c \tanh(z / c)`: the chain-rule factor of every soft-capped gradient.
-
-    Example:
-        >>> import torch
-        >>> softcap_slope(torch.tensor([0.0, 1.0]), 2.0)
-        tensor([1.0000, 0.7500])
-    """
-    return 1 - (z_capped / cap) ** 2
-
-
 def _block_rows(cols: int) -> int:
     return max(1, BLOCK_BYTES // (4 * max(cols, 1)))
 
@@ -426,7 +405,7 @@ def row_stats(x: torch.Tensor, y: torch.Tensor, cap: float | None) -> RowStats:
         return out
     step = _block_rows(c)
     for r0 in range(0, n, step):
-        z = softcap(x[r0 : r0 + step].to(dt), cap)
+        z = softcap(XP, x[r0 : r0 + step].to(dt), cap)
         yb = y[r0 : r0 + step]
         inside = (yb >= 0) & (yb < c)
         picked = z.gather(1, torch.where(inside, yb, 0)[:, None])[:, 0]
@@ -489,7 +468,7 @@ def apply_gradient(
     step = _block_rows(c)
     for r0 in range(0, n, step):
         r1 = min(n, r0 + step)
-        zb = softcap(x[r0:r1].to(lse.dtype), cap)
+        zb = softcap(XP, x[r0:r1].to(lse.dtype), cap)
         g = torch.exp(zb - lse[r0:r1, None]).mul_(k[r0:r1, None]).sub_(u[r0:r1, None])
         yb = y[r0:r1]
         inside = (yb >= 0) & (yb < c)
@@ -497,5 +476,5 @@ def apply_gradient(
             1, torch.where(inside, yb, 0)[:, None], torch.where(inside, -h[r0:r1], 0.0)[:, None]
         )
         if cap is not None:
-            g.mul_(softcap_slope(zb, cap))
+            g.mul_(softcap_derivative(zb, cap))
         out[r0:r1].copy_(g)
