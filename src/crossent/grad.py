@@ -485,3 +485,142 @@ def softmax_index_coefficients(xp: Any, t: SoftmaxTargets, dtype: Any) -> IndexC
     smooth = (t.smoothing / t.n_classes) * valid
     w_sum = t.n_classes if t.weight is None else xp.sum(t.weight)
     return IndexCoefficients(target=target, smooth=smooth, total=target + smooth * w_sum)
+
+
+# ---------------------------------------------------------------------------------------
+# Knowledge distillation
+# ---------------------------------------------------------------------------------------
+
+from crossent.losses.distillation import (  # noqa: E402
+    DistillationOptions,
+    RowLogProbs,
+    distillation_forward,
+    kl_rows,
+    log_ratio,
+    row_log_probs,
+    row_mask,
+)
+
+__all__ += ["distillation_loss"]
+
+
+def mode_seeking_gradient(xp: Any, log_q: Array, log_r: Array) -> Array:
+    r""":math:`\partial\, \mathrm{KL}(Q \,\|\, R) / \partial s` for :math:`Q = \mathrm{softmax}(s)`
+    and a constant :math:`R`, class axis last:
+
+    .. math:: \frac{\partial}{\partial s_j} \sum_c q_c (\log q_c - \log r_c)
+        = q_j \big(\log q_j - \log r_j - \mathrm{KL}(Q \,\|\, R)\big)
+
+    (the derivative of :math:`\log q_c` sums to :math:`q_j - q_j = 0`); 0 where
+    :math:`q_j = 0`.
+    """
+    kl = kl_rows(xp, log_q, log_r)
+    return mul_log(xp, xp.exp(log_q), log_ratio(xp, log_q, log_r) - kl[..., None])
+
+
+def divergence_gradient(xp: Any, lp: RowLogProbs, opts: DistillationOptions) -> Array:
+    r""":math:`\partial D_i / \partial u_{ij}` of each row's divergence with respect to the
+    student's tempered logits :math:`u = s / T` (class axis last):
+
+    * ``"kl"``: :math:`q - p`, the articles' ``a − y`` with the teacher as the target;
+    * ``"reverse_kl"``: :math:`q_j (\log q_j - \log p_j - \mathrm{KL}(Q\|P))`;
+    * ``"jsd"``: :math:`(1 - \beta)\, q_j (\log q_j - \log m_j - \mathrm{KL}(Q\|M))` — with
+      :math:`\sum_c m_c \log m_c` written out, the terms of :math:`\log m` in the
+      derivative cancel, leaving :math:`(1-\beta)` times the reverse-KL form against
+      :math:`M`.
+    """
+    if opts.divergence == "kl":
+        return xp.exp(lp.log_q) - xp.exp(lp.log_p)
+    if opts.divergence == "reverse_kl":
+        return mode_seeking_gradient(xp, lp.log_q, lp.log_p)
+    return (1 - opts.beta) * mode_seeking_gradient(xp, lp.log_q, lp.log_m)
+
+
+def distillation_rows_gradient(
+    xp: Any,
+    student: Array,
+    teacher: Array,
+    targets: Array | None,
+    opts: DistillationOptions,
+    lp: RowLogProbs | None = None,
+) -> Array:
+    r"""Gradient of the sum of :func:`crossent.losses.distillation.rows_loss` with respect to
+    ``student`` (class axis last, compute dtype): 0 on rows that do not count,
+
+    .. math:: (1 - \alpha)\, T\, \frac{\partial D_i}{\partial u_i}
+        + \alpha\, (\mathrm{softmax}(s_i) - y_i),
+
+    the :math:`T^2` of the loss times the :math:`1/T` of :math:`u = s / T`; ``lp`` are the
+    rows' :func:`~crossent.losses.distillation.row_log_probs` when the caller has them. The
+    fused loss calls this on each chunk of rows.
+    """
+    valid = row_mask(xp, targets, opts.ignore_index)
+    alpha = opts.hard_weight
+    g = None
+    if alpha < 1:
+        if lp is None:
+            lp = row_log_probs(xp, student, teacher, valid, opts)
+        g = ((1 - alpha) * opts.temperature) * divergence_gradient(xp, lp, opts)
+        if valid is not None:
+            g = xp.where(valid[..., None], g, xp.zeros_like(g))
+    if alpha > 0:
+        hard = alpha * softmax_cross_entropy(
+            student, targets, ignore_index=opts.ignore_index, reduction="none", validate=False
+        )
+        g = hard if g is None else g + hard
+    return g
+
+
+@_checks.honours_validate
+def distillation_loss(
+    student_logits: Array,
+    teacher_logits: Array,
+    *,
+    temperature: float = 1.0,
+    divergence: str = "kl",
+    beta: float = 0.5,
+    targets: Array | None = None,
+    ignore_index: int | None = -100,
+    hard_weight: float = 0.0,
+    axis: int = -1,
+    reduction: str = "mean",
+    validate: bool | None = None,
+) -> Array:
+    r"""Gradient of :func:`crossent.distillation_loss` with respect to ``student_logits``.
+
+    With :math:`Q = \mathrm{softmax}(s/T)`, :math:`P = \mathrm{softmax}(t/T)` and
+    :math:`\alpha` = ``hard_weight``, for each row that counts
+
+    .. math:: \frac{\partial \ell_i}{\partial s_{ij}} = (1 - \alpha)\, T\, g_{ij}
+        + \alpha\, (\mathrm{softmax}(s_i)_j - [j = y_i]),
+
+    with :math:`g = q - p` for ``"kl"`` (so :math:`T (q - p)`: Hinton's :math:`T^2` makes
+    the gradient :math:`T` times the tempered ``a − y``),
+    :math:`g_j = q_j (\log q_j - \log p_j - \mathrm{KL}(Q\|P))` for ``"reverse_kl"`` and
+    :math:`g_j = (1-\beta)\, q_j (\log q_j - \log m_j - \mathrm{KL}(Q\|M))` for ``"jsd"``;
+    divided by the number of rows that count for ``"mean"``. The teacher gets none.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent import grad
+        >>> teacher = np.log(np.array([[0.5, 0.5]]))
+        >>> student = np.log(np.array([[0.25, 0.75]]))
+        >>> grad.distillation_loss(student, teacher)  # q - p
+        array([[-0.25,  0.25]])
+    """
+    f = distillation_forward(
+        student_logits,
+        teacher_logits,
+        temperature=temperature,
+        divergence=divergence,
+        beta=beta,
+        targets=targets,
+        ignore_index=ignore_index,
+        hard_weight=hard_weight,
+        axis=axis,
+        reduction=reduction,
+    )
+    xp = f.xp
+    g = distillation_rows_gradient(xp, f.student, f.teacher, f.targets, f.opts)
+    g = _reduce.scale_gradient(xp, g, reduction, f.divisor)
+    return to_float(xp, move_class_axis_back(xp, g, f.axis), f.out_dtype)

@@ -6,6 +6,7 @@ A new loss goes in the module of its family, with its closed-form gradient in
 
 from crossent.losses.binary import binary_cross_entropy, sigmoid_binary_cross_entropy
 from crossent.losses.categorical import categorical_cross_entropy, softmax_cross_entropy
+from crossent.losses.distillation import distillation_loss
 from crossent.losses.focal import asymmetric_loss, sigmoid_focal_loss, softmax_focal_loss
 from crossent.losses.ghm import GHMC, ghm_classification_loss
 from crossent.losses.mining import hard_negative_mining, ohem
@@ -17,6 +18,7 @@ __all__ = [
     "binary_cross_entropy",
     "categorical_cross_entropy",
     "class_balanced_weights",
+    "distillation_loss",
     "ghm_classification_loss",
     "hard_negative_mining",
     "ohem",
