@@ -31,17 +31,21 @@ from crossent.info import (
 from crossent.losses import (
     GHMC,
     asymmetric_loss,
+    bi_tempered_logistic_loss,
     binary_cross_entropy,
     categorical_cross_entropy,
     class_balanced_weights,
     distillation_loss,
+    generalized_cross_entropy,
     ghm_classification_loss,
     hard_negative_mining,
     ohem,
+    poly1_cross_entropy,
     sigmoid_binary_cross_entropy,
     sigmoid_focal_loss,
     softmax_cross_entropy,
     softmax_focal_loss,
+    symmetric_cross_entropy,
 )
 
 __version__ = "0.1.0"
@@ -52,6 +56,7 @@ SUBMODULES = ("calibration", "grad", "info", "keras", "losses", "multitask", "ta
 __all__ = [
     "GHMC",
     "asymmetric_loss",
+    "bi_tempered_logistic_loss",
     "binary_cross_entropy",
     "binary_entropy",
     "categorical_cross_entropy",
@@ -62,6 +67,7 @@ __all__ = [
     "gaussian_cross_entropy",
     "gaussian_entropy",
     "gaussian_kl_divergence",
+    "generalized_cross_entropy",
     "get_validation",
     "ghm_classification_loss",
     "grad",
@@ -77,12 +83,14 @@ __all__ = [
     "mvn_kl_divergence",
     "ohem",
     "perplexity",
+    "poly1_cross_entropy",
     "self_information",
     "set_validation",
     "sigmoid_binary_cross_entropy",
     "sigmoid_focal_loss",
     "softmax_cross_entropy",
     "softmax_focal_loss",
+    "symmetric_cross_entropy",
     "task",
     "validation",
 ]

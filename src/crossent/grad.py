@@ -624,3 +624,174 @@ def distillation_loss(
     g = distillation_rows_gradient(xp, f.student, f.teacher, f.targets, f.opts)
     g = _reduce.scale_gradient(xp, g, reduction, f.divisor)
     return to_float(xp, move_class_axis_back(xp, g, f.axis), f.out_dtype)
+
+
+# ---------------------------------------------------------------------------------------
+# Noise-robust cross-entropies (crossent.losses.robust). Each gradient has the softmax
+# form ∂ℓ_i/∂z_ij = p_ij Σ_c b_ic − b_ij for coefficients b that the loss sets; the
+# bi-tempered loss has no entry: its normaliser is a fixed-point iteration, and its
+# gradient is by autograd (see crossent.bi_tempered_logistic_loss).
+# ---------------------------------------------------------------------------------------
+
+from crossent.losses import robust as _robust  # noqa: E402
+
+__all__ += ["generalized_cross_entropy", "poly1_cross_entropy", "symmetric_cross_entropy"]
+
+
+def _softmax_form(xp: Any, p: Array, b: Array) -> Array:
+    r""":math:`p_j \sum_c b_c - b_j`: the derivative of :math:`-\sum_c b_c \log p_c` with
+    ``b`` held fixed, through the softmax (class axis last)."""
+    return p * xp.sum(b, axis=-1, keepdims=True) - b
+
+
+def _robust_result(r: _robust.RobustForward, g: Array, reduction: str) -> Array:
+    """``g`` (class axis last) scaled by the ``"mean"`` divisor, in the input's layout and dtype."""
+    xp = r.f.xp
+    g = _reduce.scale_gradient(xp, g, reduction, r.divisor)
+    return to_float(xp, move_class_axis_back(xp, g, r.f.axis), r.f.out_dtype)
+
+
+@_checks.honours_validate
+def generalized_cross_entropy(
+    logits: Array,
+    targets: Array,
+    *,
+    q: float = 0.7,
+    axis: int = -1,
+    weight: Array | None = None,
+    ignore_index: int | None = -100,
+    reduction: str = "mean",
+    validate: bool | None = None,
+) -> Array:
+    r"""Gradient of :func:`crossent.generalized_cross_entropy` with respect to ``logits``.
+
+    From :math:`\partial p_c^q / \partial z_j = q\, p_c^q (\delta_{cj} - p_j)`:
+
+    .. math:: \frac{\partial \ell_i}{\partial z_{ij}} = p_{ij} \sum_c b_{ic} - b_{ij},
+        \qquad b_{ic} = a_{ic}\, p_{ic}^{\,q}
+
+    the cross-entropy gradient with each target's coefficient weighted by :math:`p^q`
+    (:math:`w_y p_y^q (p - e_y)` for a class index). Divided by the ``"mean"`` divisor.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent import grad
+        >>> g = grad.generalized_cross_entropy(np.log(np.array([[0.25, 0.75]])), np.array([0]), q=1.0)
+        >>> np.round(g, 4)
+        array([[-0.1875,  0.1875]])
+    """
+    r = _robust.robust_forward(
+        logits,
+        targets,
+        axis=axis,
+        weight=weight,
+        ignore_index=ignore_index,
+        label_smoothing=0.0,
+        reduction=reduction,
+    )
+    xp = r.f.xp
+    q = _robust.check_q(xp, q, r.f.z.dtype)
+    a = coefficients(xp, r.f.targets, r.f.z.dtype)
+    b = a * xp.exp(q * r.log_p)
+    return _robust_result(r, _softmax_form(xp, xp.exp(r.log_p), b), reduction)
+
+
+@_checks.honours_validate
+def poly1_cross_entropy(
+    logits: Array,
+    targets: Array,
+    *,
+    epsilon: float = 1.0,
+    label_smoothing: float = 0.0,
+    axis: int = -1,
+    weight: Array | None = None,
+    ignore_index: int | None = -100,
+    reduction: str = "mean",
+    validate: bool | None = None,
+) -> Array:
+    r"""Gradient of :func:`crossent.poly1_cross_entropy` with respect to ``logits``.
+
+    With :math:`S_i = \sum_c a_{ic} p_{ic}` (:math:`w_y p_y` for a class index):
+
+    .. math:: \frac{\partial \ell_i}{\partial z_{ij}} = \Big(p_{ij} \sum_c a_{ic} - a_{ij}\Big)
+        + \varepsilon\, p_{ij} (S_i - a_{ij})
+
+    the cross-entropy's :math:`p - y` plus ε times the derivative of
+    :math:`-\sum_c a_c p_c`. Divided by the ``"mean"`` divisor.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent import grad
+        >>> g = grad.poly1_cross_entropy(np.log(np.array([[0.25, 0.75]])), np.array([0]))
+        >>> np.round(g, 4)
+        array([[-0.9375,  0.9375]])
+    """
+    r = _robust.robust_forward(
+        logits,
+        targets,
+        axis=axis,
+        weight=weight,
+        ignore_index=ignore_index,
+        label_smoothing=label_smoothing,
+        reduction=reduction,
+    )
+    xp = r.f.xp
+    epsilon = _robust.check_epsilon(xp, epsilon, r.f.z.dtype)
+    a = coefficients(xp, r.f.targets, r.f.z.dtype)
+    p = xp.exp(r.log_p)
+    g = _softmax_form(xp, p, a)
+    if not _checks.is_off(epsilon):
+        s = xp.sum(a * p, axis=-1, keepdims=True)
+        g = g + epsilon * p * (s - a)
+    return _robust_result(r, g, reduction)
+
+
+@_checks.honours_validate
+def symmetric_cross_entropy(
+    logits: Array,
+    targets: Array,
+    *,
+    alpha: float = 0.1,
+    beta: float = 1.0,
+    log_zero: float = -4.0,
+    axis: int = -1,
+    weight: Array | None = None,
+    ignore_index: int | None = -100,
+    reduction: str = "mean",
+    validate: bool | None = None,
+) -> Array:
+    r"""Gradient of :func:`crossent.symmetric_cross_entropy` with respect to ``logits``.
+
+    With :math:`L_{ic} = \max(\log y_{ic}, A)` and :math:`r_i = \sum_c a_{ic}`:
+
+    .. math:: \frac{\partial \ell_i}{\partial z_{ij}} = \alpha \Big(p_{ij} \sum_c a_{ic}
+        - a_{ij}\Big) - \beta\, r_i\, p_{ij} \Big(L_{ij} - \sum_c p_{ic} L_{ic}\Big)
+
+    which for a class index is :math:`\alpha (p - e_y) + \beta A\, p_j ([j \ne y] - (1 - p_y))`
+    without weights. Divided by the ``"mean"`` divisor.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent import grad
+        >>> g = grad.symmetric_cross_entropy(np.log(np.array([[0.25, 0.75]])), np.array([0]))
+        >>> np.round(g, 4)
+        array([[-0.825,  0.825]])
+    """
+    r = _robust.robust_forward(
+        logits,
+        targets,
+        axis=axis,
+        weight=weight,
+        ignore_index=ignore_index,
+        label_smoothing=0.0,
+        reduction=reduction,
+    )
+    xp = r.f.xp
+    alpha, beta, log_zero = _robust.check_sce_options(xp, alpha, beta, log_zero, r.f.z.dtype)
+    a = coefficients(xp, r.f.targets, r.f.z.dtype)
+    p = xp.exp(r.log_p)
+    logs = _robust.reverse_log_targets(xp, r, log_zero)
+    centred = logs - xp.sum(p * logs, axis=-1, keepdims=True)
+    g = alpha * _softmax_form(xp, p, a)
+    g = g - beta * _robust.target_weight(xp, r)[..., None] * p * centred
+    return _robust_result(r, g, reduction)
