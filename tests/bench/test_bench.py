@@ -147,3 +147,57 @@ def test_cli_bench_rejects_bad_arguments(capsys: pytest.CaptureFixture[str]) -> 
         assert "`--only` takes a comma-separated list of ce, lce, numpy, sweep, vp" in (
             capsys.readouterr().err
         )
+
+
+def test_linear_distillation_cases_agree_and_render_their_table() -> None:
+    """Tiny sizes: the fused loss and the naive two-logits loss compute the same forward KL,
+    and the table and its two targets appear; the ``--quick`` plan has the four cases at
+    the quick sizes (not run here)."""
+    report = harness.run(
+        sizes=dataclasses.replace(TINY, distill=(6, 4, 16)),
+        selected=lambda c: c.group == harness.DISTILL_GROUP,
+    )
+    cases = report["cases"]
+    assert [c["workload"] for c in cases] == ["ld_naive", "ld_crossent", "ld_crossent", "ld_floor"]
+    for case in cases:
+        assert case["status"] == "ok", case
+        assert len(case["times"]) == case["repeats"] and case["median_time"] > 0
+    naive, ours, small = (c["value"] for c in cases[:3])
+    assert math.isclose(ours, naive, rel_tol=1e-5) and math.isclose(small, naive, rel_tol=1e-5)
+    assert naive > 0
+    assert "### Fused linear distillation vs naive two-logits, N=6, D=4, V=16" in report["table"]
+    goals = {g["goal"]: g["met"] for g in report["goals"]}
+    assert goals["linear distillation time ≤ 1.15 × four-matmul floor"] in (True, False)
+    assert "linear distillation extra memory beyond grads ≤ 5% of logits" in goals
+    planned = [c for c in harness.cases(harness.QUICK) if c.group == harness.DISTILL_GROUP]
+    assert len(planned) == 4
+    assert all(c.params["n"] == 512 and c.params["v"] == 16384 for c in planned)
+    # run by `crossent bench --only lce`, beside the linear cross-entropy table
+    assert all(c.group.split("-")[0] == "lce" for c in planned)
+
+
+def test_distillation_goals_use_the_default_chunk() -> None:
+    params = {"n": 4, "d": 2, "v": 8}
+    logits = 4 * 8 * 4
+    grads = (4 + 8) * 2 * 4
+    group = harness.DISTILL_GROUP
+    made = [
+        harness.Result(harness.Case(group, "naive", "ld_naive", params), "ok", [2.0], [9999], 1.0),
+        harness.Result(
+            harness.Case(group, "ours", "ld_crossent", params), "ok", [1.1], [grads + 1], 1.0
+        ),
+        harness.Result(
+            harness.Case(group, "small", "ld_crossent", {**params, "chunk": 1}),
+            "ok",
+            [9.0],
+            [grads + logits],
+            1.0,
+        ),
+        harness.Result(harness.Case(group, "floor", "ld_floor", params), "ok", [1.0], [0], 0.0),
+    ]
+    table, goals = harness.render(made)
+    verdict = {g["goal"]: g for g in goals}
+    assert verdict["linear distillation time ≤ 1.15 × four-matmul floor"]["met"] is True
+    memory = verdict["linear distillation extra memory beyond grads ≤ 5% of logits"]
+    assert memory["met"] is True and math.isclose(memory["measured"], 1 / logits)
+    assert "| ours | 1.100 | 0.55 | 1.10 |" in table

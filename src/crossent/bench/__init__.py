@@ -8,6 +8,8 @@ Compared, each variant in its own process, medians of several runs after warm-up
   ``F.linear_cross_entropy``, Cut Cross-Entropy's CPU path (``impl="torch_compile"``, when
   ``pip install crossent[bench]`` installed it) and the compute floor (the three matrix
   products alone);
+* fused linear distillation (``crossent.torch.linear_distillation_loss``) against the
+  naive loss on both models' logits and the four-matmul floor (with ``--only lce``);
 * the NumPy core against ``sklearn.metrics.log_loss`` on ``[10^6, 10]``;
 * a sweep over V and N.
 

@@ -82,6 +82,7 @@ class Sizes:
     sweep_repeats: int
     fallback: bool = True  # also time the composed-torch fallback of crossent's kernels
     vp: tuple[int, int, int] | None = None  # N, D, V of the vocabulary-parallel cases
+    distill: tuple[int, int, int] | None = None  # N, D, V of linear distillation ("lce" table)
 
 
 FULL = Sizes(
@@ -95,6 +96,7 @@ FULL = Sizes(
     repeats=5,
     sweep_repeats=3,
     vp=(4096, 256, 32768),
+    distill=(2048, 1024, 32768),
 )
 """The reference sizes, at which the targets are stated: CE on [4096, 32768], linear CE
 at N=2048, D=1024, V=32768, NumPy on [10^6, 10]."""
@@ -111,6 +113,7 @@ QUICK = Sizes(
     sweep_repeats=2,
     fallback=False,
     vp=(1024, 128, 16384),
+    distill=(512, 512, 16384),
 )
 """Smaller sizes for ``--quick`` (a few minutes), without the fallback runs."""
 
@@ -183,9 +186,39 @@ def cases(sizes: Sizes) -> list[Case]:
                 ("crossent vocab_parallel_linear_cross_entropy", "vp_crossent_linear"),
             )
         ]
+    out += distillation_cases(sizes)
     if not sizes.fallback:
         out = [case for case in out if case.env != TORCH_OPS_ENV]
     return out
+
+
+DISTILL_GROUP = "lce-distill"
+"""The group of the linear-distillation cases: run with ``--only lce``, in a table of its own."""
+
+DISTILL_SMALL_CHUNK = 128
+"""Rows per chunk of the second crossent variant: the memory end of the trade-off."""
+
+
+def distillation_cases(sizes: Sizes) -> list[Case]:
+    """Fused linear distillation against the naive two-logits loss and the four-matmul
+    floor (student and teacher logits, the student's two gradients)."""
+    if sizes.distill is None:
+        return []
+    n, d, v = sizes.distill
+    p = {"n": n, "d": d, "v": v}
+    r = sizes.repeats
+    return [
+        Case(DISTILL_GROUP, "naive: both logits + F.kl_div", "ld_naive", p, repeats=r),
+        Case(DISTILL_GROUP, "crossent linear_distillation_loss", "ld_crossent", p, repeats=r),
+        Case(
+            DISTILL_GROUP,
+            f"crossent linear_distillation_loss, {DISTILL_SMALL_CHUNK}-row chunks",
+            "ld_crossent",
+            {**p, "chunk": DISTILL_SMALL_CHUNK},
+            repeats=r,
+        ),
+        Case(DISTILL_GROUP, "floor: the four matmuls", "ld_floor", p, repeats=r),
+    ]
 
 
 def run_case(case: Case, python: str = sys.executable) -> Result:
@@ -452,6 +485,7 @@ def render(results: Sequence[Result]) -> tuple[str, list[dict[str, Any]]]:
             diff = abs((ours.value or 0.0) - (sk.value or 0.0))
             goal("... at equal results (|difference| ≤ 1e-9)", diff, 1e-9)
     out += _vp_table(results)
+    out += _distillation_table(results, goal)
     sweep = [r for r in results if r.case.group.startswith("sweep")]
     if sweep:
         rows = []
@@ -542,6 +576,74 @@ def _vp_table(results: Sequence[Result]) -> list[str]:
                 "× all-gather",
                 "peak extra (MiB)",
                 "collective bytes / rank",
+                "loss",
+            ],
+            rows,
+        ),
+    ]
+
+
+def _distillation_table(
+    results: Sequence[Result], goal: Callable[[str, float | None, float], None]
+) -> list[str]:
+    """Fused linear distillation against the naive two-logits loss; the targets of linear
+    CE (memory beyond the gradients, time against the matmul floor) for crossent's default
+    chunk."""
+    cases = [r for r in results if r.case.group == DISTILL_GROUP]
+    if not cases:
+        return []
+    p = cases[0].case.params
+    logits_bytes = p["n"] * p["v"] * FLOAT32_BYTES
+    grads_bytes = (p["n"] + p["v"]) * p["d"] * FLOAT32_BYTES
+    naive, floor = _find(cases, "ld_naive"), _find(cases, "ld_floor")
+    rows = []
+    for r in cases:
+        if r.status != "ok":
+            rows.append([r.case.label, r.status, "", "", "", "", ""])
+            continue
+        beyond = (
+            (r.memory - grads_bytes) / logits_bytes
+            if r.case.workload != "ld_floor"
+            else float("nan")
+        )
+        rows.append(
+            [
+                r.case.label,
+                f"{r.time:.3f}",
+                _ratio(r, naive),
+                _ratio(r, floor),
+                _mib(r.memory),
+                "—" if beyond != beyond else f"{beyond:.3f}",
+                _value(r),
+            ]
+        )
+    ours = next(
+        (r for r in cases if r.case.workload == "ld_crossent" and "chunk" not in r.case.params),
+        None,
+    )
+    if ours is not None and ours.status == "ok":
+        goal("linear distillation time ≤ 1.15 × four-matmul floor", _num(_ratio(ours, floor)), 1.15)
+        goal(
+            "linear distillation extra memory beyond grads ≤ 5% of logits",
+            (ours.memory - grads_bytes) / logits_bytes,
+            0.05,
+        )
+    return [
+        f"\n### Fused linear distillation vs naive two-logits, N={p['n']}, D={p['d']}, "
+        f"V={p['v']} float32, forward KL, forward + backward\n\n"
+        f"Student and teacher of the same sizes; the student's hidden states and weight get "
+        f"gradients. Logits: {logits_bytes / MIB:.0f} MiB per model; gradients: "
+        f'{grads_bytes / MIB:.0f} MiB (counted in peak extra, subtracted in "beyond grads", '
+        "which is divided by one model's logits). The floor is the four matrix products "
+        "(both models' logits, the student's two gradients); its memory is not a floor.\n",
+        _table(
+            [
+                "variant",
+                "time (s)",
+                "× naive",
+                "× matmul floor",
+                "peak extra (MiB)",
+                "beyond grads / logits",
                 "loss",
             ],
             rows,

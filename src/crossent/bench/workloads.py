@@ -216,6 +216,67 @@ def lce_workload(name: str, n: int, d: int, v: int, **_: Any) -> tuple[Prepare, 
 
 
 # ---------------------------------------------------------------------------------------
+# Linear distillation: student hidden [N, D] and weight [V, D] against a fixed teacher's
+# ---------------------------------------------------------------------------------------
+
+
+def naive_linear_distillation(hs: Any, ws: Any, ht: Any, wt: Any) -> Any:
+    """Both models' logits materialised, then forward KL by ``F.kl_div`` (batchmean)."""
+    import torch
+    import torch.nn.functional as F
+
+    log_q = F.log_softmax(hs @ ws.T, dim=-1)
+    with torch.no_grad():
+        log_p = F.log_softmax(ht @ wt.T, dim=-1)
+    return F.kl_div(log_q, log_p, log_target=True, reduction="batchmean")
+
+
+def ld_workload(name: str, n: int, d: int, v: int, chunk: int = 0, **_: Any) -> tuple[Prepare, Run]:
+    """The student's hidden states and weight get gradients; the teacher (same sizes) is
+    fixed. ``chunk`` > 0 sets crossent's rows per chunk (0: its default)."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    hs = torch.randn(n, d, generator=gen).requires_grad_()
+    ws = (torch.randn(v, d, generator=gen) / d**0.5).requires_grad_()
+    ht = torch.randn(n, d, generator=gen)
+    wt = torch.randn(v, d, generator=gen) / d**0.5
+
+    def prepare() -> Any:
+        hs.grad = None
+        ws.grad = None
+        return hs, ws, ht, wt
+
+    if name == "ld_floor":
+
+        def floor(state: Any) -> float:
+            h, w, h_t, w_t = state
+            with torch.no_grad():
+                z = h @ w.T
+                z_t = h_t @ w_t.T
+                dh = z @ w
+                dw = z.T @ h
+            return float(dh[0, 0] + dw[0, 0] + z_t[0, 0])
+
+        return prepare, floor
+
+    fn: Callable[..., Any]
+    if name == "ld_naive":
+        fn = naive_linear_distillation
+    else:
+        from crossent.torch import linear_distillation_loss
+
+        fn = functools.partial(linear_distillation_loss, chunk_size=chunk or None)
+
+    def run(state: Any) -> float:
+        loss = fn(*state)
+        loss.backward()
+        return float(loss.detach())
+
+    return prepare, run
+
+
+# ---------------------------------------------------------------------------------------
 # NumPy core against scikit-learn's log_loss
 # ---------------------------------------------------------------------------------------
 
@@ -321,6 +382,7 @@ WORKLOADS: dict[str, Callable[..., tuple[Prepare, Run]]] = {
     **{k: ce_workload for k in ("ce_torch", "ce_crossent", "ce_crossent_inplace", "ce_floor")},
     **{k: lce_workload for k in ("lce_naive", "lce_torch", "lce_cce", "lce_crossent", "lce_floor")},
     **{k: numpy_workload for k in ("np_crossent", "np_crossent_probs", "np_sklearn")},
+    **{k: ld_workload for k in ("ld_naive", "ld_crossent", "ld_floor")},
     **{
         k: vp_workload
         for k in ("vp_gather", "vp_crossent", "vp_crossent_inplace", "vp_crossent_linear")

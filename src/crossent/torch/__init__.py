@@ -46,3 +46,12 @@ __all__ += [
     "vocab_parallel_cross_entropy",
     "vocab_parallel_linear_cross_entropy",
 ]
+
+# Knowledge distillation: the module, and the fused loss of two output layers.
+from crossent.torch.distillation import (  # noqa: E402
+    DistillationLoss,
+    LinearDistillationLoss,
+    linear_distillation_loss,
+)
+
+__all__ += ["DistillationLoss", "LinearDistillationLoss", "linear_distillation_loss"]
