@@ -46,3 +46,18 @@ __all__ += [
     "vocab_parallel_cross_entropy",
     "vocab_parallel_linear_cross_entropy",
 ]
+
+# Noise-robust cross-entropies.
+from crossent.torch.robust import (  # noqa: E402
+    BiTemperedLogisticLoss,
+    GeneralizedCrossEntropy,
+    Poly1CrossEntropy,
+    SymmetricCrossEntropy,
+)
+
+__all__ += [
+    "BiTemperedLogisticLoss",
+    "GeneralizedCrossEntropy",
+    "Poly1CrossEntropy",
+    "SymmetricCrossEntropy",
+]
