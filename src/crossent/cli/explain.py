@@ -12,6 +12,7 @@ import argparse
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,12 @@ from crossent.losses import categorical_cross_entropy, softmax_cross_entropy
 from crossent.losses.binary import sigmoid_binary_cross_entropy
 from crossent.losses.focal import sigmoid_focal_loss
 from crossent.losses.ghm import ghm_forward, ghm_weights
+from crossent.losses.robust import (
+    bi_tempered_logistic_loss,
+    generalized_cross_entropy,
+    poly1_cross_entropy,
+    symmetric_cross_entropy,
+)
 
 from .table import format_table
 
@@ -336,6 +343,84 @@ TOPICS["focal"] = (
 TOPICS["ghm"] = (
     "GHM-C weights against focal weights by gradient norm (C15)",
     lambda: [ghm_weights_by_kind()],
+)
+
+
+# ---------------------------------------------------------------------------------------
+# Noise-robust cross-entropies: value and gradient weight against p_y
+# ---------------------------------------------------------------------------------------
+
+ROBUST_CLASSES = 10
+"""Classes of the ``explain robust`` example (digits): the mass 1 − p_y is spread evenly
+over the other nine."""
+
+ROBUST_PY = (0.001, 0.01, 0.1, 0.5, 0.9, 0.99)
+"""Probabilities of the labelled class; small p_y on a confident model is a likely wrong label."""
+
+
+def _robust_losses() -> dict[str, Callable[..., Any]]:
+    """Each loss at its paper's default, as ``(logits, targets, reduction)`` → losses."""
+    return {
+        "CE": softmax_cross_entropy,
+        "GCE q=0.7": generalized_cross_entropy,
+        "poly-1 ε=1": poly1_cross_entropy,
+        "SCE α=0.1 β=1": symmetric_cross_entropy,
+        "bi-tempered 0.8/1.2": bi_tempered_logistic_loss,
+    }
+
+
+def _target_gradient(loss: Callable[..., Any], z: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``∂ℓ/∂z_y`` per row: the closed form of :mod:`crossent.grad` where there is one, else
+    a central difference (the bi-tempered loss)."""
+    closed = getattr(grad, loss.__name__, None)
+    rows = np.arange(len(y))
+    if closed is not None:
+        return np.asarray(closed(z, y, reduction="sum"))[rows, y]
+    step = 1e-6
+    bump = np.zeros_like(z)
+    bump[rows, y] = step
+    up = np.asarray(loss(z + bump, y, reduction="none"))
+    down = np.asarray(loss(z - bump, y, reduction="none"))
+    return (up - down) / (2 * step)
+
+
+def robust_losses_against_p_y() -> Section:
+    """Each noise-robust loss's value and gradient weight against the labelled class's p_y."""
+    p_y = np.array(ROBUST_PY)
+    others = (1 - p_y) / (ROBUST_CLASSES - 1)
+    z = np.log(np.concatenate([p_y[:, None], np.repeat(others[:, None], 9, axis=1)], axis=1))
+    y = np.zeros(len(p_y), dtype=np.int64)
+    values: dict[str, float] = {}
+    columns: list[list[str]] = []
+    for name, loss in _robust_losses().items():
+        value = np.asarray(loss(z, y, reduction="none"))
+        # The weight of the example relative to CE, whose ∂ℓ/∂z_y is p_y − 1.
+        weight = _target_gradient(loss, z, y) / (p_y - 1)
+        columns.append([f"{v:.3f} / {w:.3f}" for v, w in zip(value, weight, strict=True)])
+        for p, v, w in zip(ROBUST_PY, value, weight, strict=True):
+            values[f"{name}/loss/{p:g}"] = float(v)
+            values[f"{name}/weight/{p:g}"] = float(w)
+    rows = [[f"{p:g}", *(col[i] for col in columns)] for i, p in enumerate(ROBUST_PY)]
+    gce_ratio = values["GCE q=0.7/weight/0.001"] / values["GCE q=0.7/weight/0.99"]
+    return Section(
+        f"Noise-robust losses: loss / gradient weight against p_y  ({ROBUST_CLASSES} classes)",
+        ["p_y", *_robust_losses()],
+        rows,
+        "gradient weight = (∂ℓ/∂z_y) / (p_y − 1), CE's gradient on the labelled logit: 1 for CE. "
+        "A confident model with a small p_y most likely sees a wrong label: CE's loss grows "
+        f"without bound there ({values['CE/loss/0.001']:.2f} at p_y = 0.001) and keeps full "
+        "weight; GCE (Zhang & Sabuncu 2018) weighs an example by p_y^q "
+        f"(×{gce_ratio:.3f} at p_y = 0.001 against 0.99), SCE (Wang et al. 2019) by "
+        "α − β·A·p_y, and both stay bounded. Poly-1 (Leng et al. 2022) weighs by 1 + ε·p_y: it "
+        "raises the weight of easy examples and is not a noise-robust loss. The bi-tempered "
+        "loss (Amid et al. 2019) is bounded for t1 < 1; its weight is a central difference.",
+        values,
+    )
+
+
+TOPICS["robust"] = (
+    "noise-robust losses (GCE, poly-1, SCE, bi-tempered) against p_y",
+    lambda: [robust_losses_against_p_y()],
 )
 
 

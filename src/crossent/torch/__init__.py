@@ -55,3 +55,18 @@ from crossent.torch.distillation import (  # noqa: E402
 )
 
 __all__ += ["DistillationLoss", "LinearDistillationLoss", "linear_distillation_loss"]
+
+# Noise-robust cross-entropies.
+from crossent.torch.robust import (  # noqa: E402
+    BiTemperedLogisticLoss,
+    GeneralizedCrossEntropy,
+    Poly1CrossEntropy,
+    SymmetricCrossEntropy,
+)
+
+__all__ += [
+    "BiTemperedLogisticLoss",
+    "GeneralizedCrossEntropy",
+    "Poly1CrossEntropy",
+    "SymmetricCrossEntropy",
+]

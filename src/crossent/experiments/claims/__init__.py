@@ -13,6 +13,7 @@ from crossent.experiments.claims import (
     gradients,
     imbalance,
     multitask,
+    noise,
     tasks,
 )
 from crossent.experiments.registry import Claim
@@ -26,6 +27,7 @@ CLAIMS: tuple[Claim, ...] = (
     *imbalance.CLAIMS,
     *multitask.CLAIMS,
     *corrections.CLAIMS,
+    *noise.CLAIMS,
 )
 """All claims, in the order of CLAIMS.md."""
 
