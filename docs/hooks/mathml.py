@@ -30,6 +30,13 @@ REPLACEMENTS = {
 }
 
 
+FUNCTION_NAME = re.compile(
+    r"(<mi>(?:log|ln|exp|det|tr|tanh)</mi>|<msub><mi>log</mi><mn>\d+</mn></msub>)"
+    r"(?!<mo[^>]*>&#x00028;)"
+)
+"""A function name not followed by "(": TeX sets a thin space after it, latex2mathml none."""
+
+
 def to_mathml(tex: str, *, display: str) -> str:
     """MathML for one TeX formula (the text between the delimiters, HTML-escaped).
 
@@ -54,7 +61,7 @@ def to_mathml(tex: str, *, display: str) -> str:
     # array, as an identifier: that would show raw TeX on the page.
     if UNCONVERTED.search(mathml):
         raise ValueError(f"cannot convert TeX to MathML: {source!r} (unknown command or '&')")
-    return mathml
+    return FUNCTION_NAME.sub(r'\1<mspace width="0.167em" />', mathml)
 
 
 def on_page_content(html_text: str, page: Any, **_: Any) -> str:

@@ -75,3 +75,11 @@ def test_tex_becomes_mathml_and_bad_tex_is_an_error() -> None:
 def test_tex_that_would_show_raw_is_an_error(tex: str) -> None:
     with pytest.raises(ValueError, match="unknown command"):
         load("mathml").to_mathml(tex, display="block")
+
+
+def test_a_function_name_is_followed_by_a_thin_space_unless_a_parenthesis_follows() -> None:
+    mathml = load("mathml")
+    assert '<mi>log</mi><mspace width="0.167em" /><mi>p</mi>' in mathml.to_mathml(
+        "-\\log p", display="inline"
+    )
+    assert "<mspace" not in mathml.to_mathml("\\log(1 - p)", display="inline")
