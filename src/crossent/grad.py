@@ -485,3 +485,313 @@ def softmax_index_coefficients(xp: Any, t: SoftmaxTargets, dtype: Any) -> IndexC
     smooth = (t.smoothing / t.n_classes) * valid
     w_sum = t.n_classes if t.weight is None else xp.sum(t.weight)
     return IndexCoefficients(target=target, smooth=smooth, total=target + smooth * w_sum)
+
+
+# ---------------------------------------------------------------------------------------
+# Knowledge distillation
+# ---------------------------------------------------------------------------------------
+
+from crossent.losses.distillation import (  # noqa: E402
+    DistillationOptions,
+    RowLogProbs,
+    distillation_forward,
+    kl_rows,
+    log_ratio,
+    row_log_probs,
+    row_mask,
+)
+
+__all__ += ["distillation_loss"]
+
+
+def mode_seeking_gradient(xp: Any, log_q: Array, log_r: Array) -> Array:
+    r""":math:`\partial\, \mathrm{KL}(Q \,\|\, R) / \partial s` for :math:`Q = \mathrm{softmax}(s)`
+    and a constant :math:`R`, class axis last:
+
+    .. math:: \frac{\partial}{\partial s_j} \sum_c q_c (\log q_c - \log r_c)
+        = q_j \big(\log q_j - \log r_j - \mathrm{KL}(Q \,\|\, R)\big)
+
+    (the derivative of :math:`\log q_c` sums to :math:`q_j - q_j = 0`); 0 where
+    :math:`q_j = 0`.
+    """
+    kl = kl_rows(xp, log_q, log_r)
+    return mul_log(xp, xp.exp(log_q), log_ratio(xp, log_q, log_r) - kl[..., None])
+
+
+def divergence_gradient(xp: Any, lp: RowLogProbs, opts: DistillationOptions) -> Array:
+    r""":math:`\partial D_i / \partial u_{ij}` of each row's divergence with respect to the
+    student's tempered logits :math:`u = s / T` (class axis last):
+
+    * ``"kl"``: :math:`q - p`, the articles' ``a − y`` with the teacher as the target;
+    * ``"reverse_kl"``: :math:`q_j (\log q_j - \log p_j - \mathrm{KL}(Q\|P))`;
+    * ``"jsd"``: :math:`(1 - \beta)\, q_j (\log q_j - \log m_j - \mathrm{KL}(Q\|M))` — with
+      :math:`\sum_c m_c \log m_c` written out, the terms of :math:`\log m` in the
+      derivative cancel, leaving :math:`(1-\beta)` times the reverse-KL form against
+      :math:`M`.
+    """
+    if opts.divergence == "kl":
+        return xp.exp(lp.log_q) - xp.exp(lp.log_p)
+    if opts.divergence == "reverse_kl":
+        return mode_seeking_gradient(xp, lp.log_q, lp.log_p)
+    return (1 - opts.beta) * mode_seeking_gradient(xp, lp.log_q, lp.log_m)
+
+
+def distillation_rows_gradient(
+    xp: Any,
+    student: Array,
+    teacher: Array,
+    targets: Array | None,
+    opts: DistillationOptions,
+    lp: RowLogProbs | None = None,
+) -> Array:
+    r"""Gradient of the sum of :func:`crossent.losses.distillation.rows_loss` with respect to
+    ``student`` (class axis last, compute dtype): 0 on rows that do not count,
+
+    .. math:: (1 - \alpha)\, T\, \frac{\partial D_i}{\partial u_i}
+        + \alpha\, (\mathrm{softmax}(s_i) - y_i),
+
+    the :math:`T^2` of the loss times the :math:`1/T` of :math:`u = s / T`; ``lp`` are the
+    rows' :func:`~crossent.losses.distillation.row_log_probs` when the caller has them. The
+    fused loss calls this on each chunk of rows.
+    """
+    valid = row_mask(xp, targets, opts.ignore_index)
+    alpha = opts.hard_weight
+    g = None
+    if alpha < 1:
+        if lp is None:
+            lp = row_log_probs(xp, student, teacher, valid, opts)
+        g = ((1 - alpha) * opts.temperature) * divergence_gradient(xp, lp, opts)
+        if valid is not None:
+            g = xp.where(valid[..., None], g, xp.zeros_like(g))
+    if alpha > 0:
+        hard = alpha * softmax_cross_entropy(
+            student, targets, ignore_index=opts.ignore_index, reduction="none", validate=False
+        )
+        g = hard if g is None else g + hard
+    return g
+
+
+@_checks.honours_validate
+def distillation_loss(
+    student_logits: Array,
+    teacher_logits: Array,
+    *,
+    temperature: float = 1.0,
+    divergence: str = "kl",
+    beta: float = 0.5,
+    targets: Array | None = None,
+    ignore_index: int | None = -100,
+    hard_weight: float = 0.0,
+    axis: int = -1,
+    reduction: str = "mean",
+    validate: bool | None = None,
+) -> Array:
+    r"""Gradient of :func:`crossent.distillation_loss` with respect to ``student_logits``.
+
+    With :math:`Q = \mathrm{softmax}(s/T)`, :math:`P = \mathrm{softmax}(t/T)` and
+    :math:`\alpha` = ``hard_weight``, for each row that counts
+
+    .. math:: \frac{\partial \ell_i}{\partial s_{ij}} = (1 - \alpha)\, T\, g_{ij}
+        + \alpha\, (\mathrm{softmax}(s_i)_j - [j = y_i]),
+
+    with :math:`g = q - p` for ``"kl"`` (so :math:`T (q - p)`: Hinton's :math:`T^2` makes
+    the gradient :math:`T` times the tempered ``a − y``),
+    :math:`g_j = q_j (\log q_j - \log p_j - \mathrm{KL}(Q\|P))` for ``"reverse_kl"`` and
+    :math:`g_j = (1-\beta)\, q_j (\log q_j - \log m_j - \mathrm{KL}(Q\|M))` for ``"jsd"``;
+    divided by the number of rows that count for ``"mean"``. The teacher gets none.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent import grad
+        >>> teacher = np.log(np.array([[0.5, 0.5]]))
+        >>> student = np.log(np.array([[0.25, 0.75]]))
+        >>> grad.distillation_loss(student, teacher)  # q - p
+        array([[-0.25,  0.25]])
+    """
+    f = distillation_forward(
+        student_logits,
+        teacher_logits,
+        temperature=temperature,
+        divergence=divergence,
+        beta=beta,
+        targets=targets,
+        ignore_index=ignore_index,
+        hard_weight=hard_weight,
+        axis=axis,
+        reduction=reduction,
+    )
+    xp = f.xp
+    g = distillation_rows_gradient(xp, f.student, f.teacher, f.targets, f.opts)
+    g = _reduce.scale_gradient(xp, g, reduction, f.divisor)
+    return to_float(xp, move_class_axis_back(xp, g, f.axis), f.out_dtype)
+
+
+# ---------------------------------------------------------------------------------------
+# Noise-robust cross-entropies (crossent.losses.robust). Each gradient has the softmax
+# form ∂ℓ_i/∂z_ij = p_ij Σ_c b_ic − b_ij for coefficients b that the loss sets; the
+# bi-tempered loss has no entry: its normaliser is a fixed-point iteration, and its
+# gradient is by autograd (see crossent.bi_tempered_logistic_loss).
+# ---------------------------------------------------------------------------------------
+
+from crossent.losses import robust as _robust  # noqa: E402
+
+__all__ += ["generalized_cross_entropy", "poly1_cross_entropy", "symmetric_cross_entropy"]
+
+
+def _softmax_form(xp: Any, p: Array, b: Array) -> Array:
+    r""":math:`p_j \sum_c b_c - b_j`: the derivative of :math:`-\sum_c b_c \log p_c` with
+    ``b`` held fixed, through the softmax (class axis last)."""
+    return p * xp.sum(b, axis=-1, keepdims=True) - b
+
+
+def _robust_result(r: _robust.RobustForward, g: Array, reduction: str) -> Array:
+    """``g`` (class axis last) scaled by the ``"mean"`` divisor, in the input's layout and dtype."""
+    xp = r.f.xp
+    g = _reduce.scale_gradient(xp, g, reduction, r.divisor)
+    return to_float(xp, move_class_axis_back(xp, g, r.f.axis), r.f.out_dtype)
+
+
+@_checks.honours_validate
+def generalized_cross_entropy(
+    logits: Array,
+    targets: Array,
+    *,
+    q: float = 0.7,
+    axis: int = -1,
+    weight: Array | None = None,
+    ignore_index: int | None = -100,
+    reduction: str = "mean",
+    validate: bool | None = None,
+) -> Array:
+    r"""Gradient of :func:`crossent.generalized_cross_entropy` with respect to ``logits``.
+
+    From :math:`\partial p_c^q / \partial z_j = q\, p_c^q (\delta_{cj} - p_j)`:
+
+    .. math:: \frac{\partial \ell_i}{\partial z_{ij}} = p_{ij} \sum_c b_{ic} - b_{ij},
+        \qquad b_{ic} = a_{ic}\, p_{ic}^{\,q}
+
+    the cross-entropy gradient with each target's coefficient weighted by :math:`p^q`
+    (:math:`w_y p_y^q (p - e_y)` for a class index). Divided by the ``"mean"`` divisor.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent import grad
+        >>> g = grad.generalized_cross_entropy(np.log(np.array([[0.25, 0.75]])), np.array([0]), q=1.0)
+        >>> np.round(g, 4)
+        array([[-0.1875,  0.1875]])
+    """
+    r = _robust.robust_forward(
+        logits,
+        targets,
+        axis=axis,
+        weight=weight,
+        ignore_index=ignore_index,
+        label_smoothing=0.0,
+        reduction=reduction,
+    )
+    xp = r.f.xp
+    q = _robust.check_q(xp, q, r.f.z.dtype)
+    a = coefficients(xp, r.f.targets, r.f.z.dtype)
+    b = a * xp.exp(q * r.log_p)
+    return _robust_result(r, _softmax_form(xp, xp.exp(r.log_p), b), reduction)
+
+
+@_checks.honours_validate
+def poly1_cross_entropy(
+    logits: Array,
+    targets: Array,
+    *,
+    epsilon: float = 1.0,
+    label_smoothing: float = 0.0,
+    axis: int = -1,
+    weight: Array | None = None,
+    ignore_index: int | None = -100,
+    reduction: str = "mean",
+    validate: bool | None = None,
+) -> Array:
+    r"""Gradient of :func:`crossent.poly1_cross_entropy` with respect to ``logits``.
+
+    With :math:`S_i = \sum_c a_{ic} p_{ic}` (:math:`w_y p_y` for a class index):
+
+    .. math:: \frac{\partial \ell_i}{\partial z_{ij}} = \Big(p_{ij} \sum_c a_{ic} - a_{ij}\Big)
+        + \varepsilon\, p_{ij} (S_i - a_{ij})
+
+    the cross-entropy's :math:`p - y` plus ε times the derivative of
+    :math:`-\sum_c a_c p_c`. Divided by the ``"mean"`` divisor.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent import grad
+        >>> g = grad.poly1_cross_entropy(np.log(np.array([[0.25, 0.75]])), np.array([0]))
+        >>> np.round(g, 4)
+        array([[-0.9375,  0.9375]])
+    """
+    r = _robust.robust_forward(
+        logits,
+        targets,
+        axis=axis,
+        weight=weight,
+        ignore_index=ignore_index,
+        label_smoothing=label_smoothing,
+        reduction=reduction,
+    )
+    xp = r.f.xp
+    epsilon = _robust.check_epsilon(xp, epsilon, r.f.z.dtype)
+    a = coefficients(xp, r.f.targets, r.f.z.dtype)
+    p = xp.exp(r.log_p)
+    g = _softmax_form(xp, p, a)
+    if not _checks.is_off(epsilon):
+        s = xp.sum(a * p, axis=-1, keepdims=True)
+        g = g + epsilon * p * (s - a)
+    return _robust_result(r, g, reduction)
+
+
+@_checks.honours_validate
+def symmetric_cross_entropy(
+    logits: Array,
+    targets: Array,
+    *,
+    alpha: float = 0.1,
+    beta: float = 1.0,
+    log_zero: float = -4.0,
+    axis: int = -1,
+    weight: Array | None = None,
+    ignore_index: int | None = -100,
+    reduction: str = "mean",
+    validate: bool | None = None,
+) -> Array:
+    r"""Gradient of :func:`crossent.symmetric_cross_entropy` with respect to ``logits``.
+
+    With :math:`L_{ic} = \max(\log y_{ic}, A)` and :math:`r_i = \sum_c a_{ic}`:
+
+    .. math:: \frac{\partial \ell_i}{\partial z_{ij}} = \alpha \Big(p_{ij} \sum_c a_{ic}
+        - a_{ij}\Big) - \beta\, r_i\, p_{ij} \Big(L_{ij} - \sum_c p_{ic} L_{ic}\Big)
+
+    which for a class index is :math:`\alpha (p - e_y) + \beta A\, p_j ([j \ne y] - (1 - p_y))`
+    without weights. Divided by the ``"mean"`` divisor.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent import grad
+        >>> g = grad.symmetric_cross_entropy(np.log(np.array([[0.25, 0.75]])), np.array([0]))
+        >>> np.round(g, 4)
+        array([[-0.825,  0.825]])
+    """
+    r = _robust.robust_forward(
+        logits,
+        targets,
+        axis=axis,
+        weight=weight,
+        ignore_index=ignore_index,
+        label_smoothing=0.0,
+        reduction=reduction,
+    )
+    xp = r.f.xp
+    alpha, beta, log_zero = _robust.check_sce_options(xp, alpha, beta, log_zero, r.f.z.dtype)
+    a = coefficients(xp, r.f.targets, r.f.z.dtype)
+    p = xp.exp(r.log_p)
+    logs = _robust.reverse_log_targets(xp, r, log_zero)
+    centred = logs - xp.sum(p * logs, axis=-1, keepdims=True)
+    g = alpha * _softmax_form(xp, p, a)
+    g = g - beta * _robust.target_weight(xp, r)[..., None] * p * centred
+    return _robust_result(r, g, reduction)

@@ -141,3 +141,35 @@ class _no_raise:
 
     def __exit__(self, *exc: object) -> bool:
         return False
+
+
+def test_probabilities_are_calibrated_through_their_logarithms(
+    capsys: pytest.CaptureFixture[str], files: dict[str, str]
+) -> None:
+    """``--probs``: softmax(log p / T) ∝ p^(1/T), so the fitted T equals the one fitted on the
+    logits that gave p (softmax is invariant to the per-row shift log-sum-exp)."""
+    d = Path(files["dir"])
+    for split in ("val", "test"):
+        np.save(d / f"{split}_probs.npy", softmax(np.load(files[split]), axis=1))
+    out = str(d / "from_probs.npy")
+    args = ["calibrate", str(d / "val_probs.npy"), files["val_y"], "--json"]
+    assert main([*args, "--probs", "--apply", str(d / "test_probs.npy"), "--out", out]) == 0
+    from_probs = json.loads(capsys.readouterr().out)
+    assert main(["calibrate", files["val"], files["val_y"], "--json"]) == 0
+    from_logits = json.loads(capsys.readouterr().out)
+    t_probs = from_probs["state"]["temperature"]
+    assert t_probs == pytest.approx(from_logits["state"]["temperature"], rel=1e-6)
+    expected = softmax(np.load(files["test"]) / t_probs, axis=1)
+    np.testing.assert_allclose(np.load(out), expected, atol=1e-9)
+
+
+def test_probabilities_without_the_flag_are_refused(
+    capsys: pytest.CaptureFixture[str], files: dict[str, str]
+) -> None:
+    d = Path(files["dir"])
+    np.save(d / "val_probs.npy", softmax(np.load(files["val"]), axis=1))
+    assert main(["calibrate", str(d / "val_probs.npy"), files["val_y"]]) == 2
+    err = capsys.readouterr().err
+    assert "looks like probabilities" in err and "--probs" in err
+    assert main(["calibrate", files["val"], files["val_y"], "--probs"]) == 2
+    assert "must hold probabilities" in capsys.readouterr().err

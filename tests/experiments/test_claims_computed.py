@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
+import torch
 
 from crossent.experiments.claims import CLAIMS as ALL_CLAIMS
 from crossent.experiments.claims import by_id, corrections, definitions, gradients, imbalance
 from crossent.experiments.registry import (
+    DOES_NOT_HOLD,
     HOLDS,
     HOLDS_WITH_CORRECTION,
     VERDICTS,
@@ -110,6 +113,7 @@ def test_c17_c18_show_the_seeds_formulas_differ(monkeypatch: pytest.MonkeyPatch)
 
 def test_c5_maximum_likelihood_is_minimum_cross_entropy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(definitions, "C5_SIZES_QUICK", (20, 40, 60))
+    monkeypatch.setattr(definitions, "CONTINUOUS_SIZES_QUICK", (10, 20, 30))
     result = run("C5")
     check_result(result)
     assert result.verdict == HOLDS
@@ -121,6 +125,85 @@ def test_c5_maximum_likelihood_is_minimum_cross_entropy(monkeypatch: pytest.Monk
     ev = result.evidence
     assert ev is not None and ev.margin == definitions.OBJECTIVE_TOLERANCE
     assert all(abs(p.difference.mean) < 1e-12 for p in ev.sweep)
-    # A tolerance tighter than float64 can resolve turns "the same minimum" undecidable.
+    # A tolerance tighter than float64 can resolve turns "the same minimum" undecidable; with
+    # the continuous half also failing its tolerance, the weaker half decides the claim.
     monkeypatch.setattr(definitions, "OBJECTIVE_TOLERANCE", 1e-30)
-    assert run("C5").verdict != HOLDS
+    monkeypatch.setattr(definitions, "CONTINUOUS_TOLERANCE", 1e-30)
+    tightened = run("C5")
+    assert tightened.measured["discrete_verdict"] != HOLDS
+    assert tightened.measured["continuous_verdict"] == DOES_NOT_HOLD
+    assert tightened.verdict == DOES_NOT_HOLD
+
+
+@pytest.fixture
+def small_continuous(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(definitions, "C5_SIZES_QUICK", (20, 40, 60))
+    monkeypatch.setattr(definitions, "CONTINUOUS_SIZES_QUICK", (10, 30, definitions.SHOWN_SIZE))
+
+
+@pytest.mark.usefixtures("small_continuous")
+def test_c5_continuous_half_fits_are_the_sample_mean_and_biased_covariance(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    result = run("C5")
+    check_result(result)
+    m = result.measured
+    assert m["continuous_verdict"] == HOLDS and result.verdict == HOLDS
+    assert m["continuous_sample_sizes"] == [10, 30, definitions.SHOWN_SIZE]
+    assert m["continuous_max_parameter_gap"] <= definitions.CONTINUOUS_TOLERANCE
+    assert m["continuous_max_objective_difference"] <= definitions.BRIDGE_TOLERANCE
+    # The nearest wrong answer, the 1/(N − 1) covariance, is far outside the tolerance.
+    assert m["continuous_smallest_unbiased_gap"] == pytest.approx(1 / 99, rel=1e-9)
+    shown = result.tables[-1]
+    assert [row[0] for row in shown.rows] == [
+        "1-D μ",
+        "1-D σ²",
+        "2-D μ1",
+        "2-D μ2",
+        "2-D Σ11",
+        "2-D Σ21",
+        "2-D Σ22",
+    ]
+    # A tolerance tighter than the optimiser reaches turns the continuous half false.
+    monkeypatch.setattr(definitions, "CONTINUOUS_TOLERANCE", 1e-30)
+    assert definitions._continuous_half(Context(Options(quick=True)), 5).verdict == DOES_NOT_HOLD
+
+
+def test_c5_gaussian_fits_match_numpy_moments() -> None:
+    ctx = Context(Options(quick=True, seed=3))
+    for d in (1, 2):
+        fit = definitions._fit_gaussians(ctx, d, 25, 5)
+        x = definitions._draw_gaussian(ctx, d, 25, 5).numpy()[0]
+        rows, cols = np.tril_indices(d)
+        biased = np.atleast_2d(np.cov(x.T, bias=True))
+        unbiased = np.atleast_2d(np.cov(x.T, ddof=1))
+        expected = [*x.mean(axis=0), *biased[rows, cols]]
+        for route in ("maximum likelihood", "minimum cross-entropy"):
+            np.testing.assert_allclose(fit.shown[route], expected, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(
+            fit.shown["1/(N − 1) covariance"], [*x.mean(axis=0), *unbiased[rows, cols]], atol=1e-12
+        )
+        assert fit.mle_vs_ce <= 1e-6 and fit.unbiased_vs_moments == pytest.approx(1 / 24)
+
+
+def test_c5_empirical_cross_entropy_is_the_mean_nll_of_the_samples() -> None:
+    from scipy.stats import multivariate_normal, norm
+
+    rng = np.random.default_rng(5)
+    for d in (1, 2):
+        x = torch.from_numpy(rng.standard_normal((3, 40, d)) * 2 + 1)
+        theta = torch.from_numpy(rng.standard_normal((3, d + d * d)) * 0.5)
+        mean = x.mean(dim=1)
+        centred = x - mean[:, None, :]
+        cov = centred.transpose(1, 2) @ centred / 40
+        ce = definitions._empirical_cross_entropy(theta, mean, cov).numpy()
+        nll = definitions._gaussian_nll(theta, x).numpy()
+        mu, factor = (t.numpy() for t in definitions._unpack(theta, d))
+        for r in range(3):
+            sigma = factor[r] @ factor[r].T
+            if d == 1:
+                reference = -norm(mu[r, 0], math.sqrt(sigma[0, 0])).logpdf(x[r, :, 0].numpy())
+            else:
+                reference = -multivariate_normal(mu[r], sigma).logpdf(x[r].numpy())
+            assert ce[r] == pytest.approx(reference.mean(), abs=1e-12)
+            assert nll[r] == pytest.approx(reference.mean(), abs=1e-12)

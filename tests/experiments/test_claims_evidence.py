@@ -26,6 +26,7 @@ EVIDENCE_CLAIMS = ["C5", "C6", "C8", "C9", "C10", "C16a", "C16b", "C16c"]
 @pytest.fixture(autouse=True)
 def tiny(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(definitions, "C5_SIZES_QUICK", (20, 40, 60))
+    monkeypatch.setattr(definitions, "CONTINUOUS_SIZES_QUICK", (10, 20, 30))
     monkeypatch.setattr(gradients, "SATURATION_QUICK", (1.0, 2.0, 4.0))
     monkeypatch.setattr(gradients, "C6_REPEATS_QUICK", 5)
     monkeypatch.setattr(tasks, "C8_STEPS", 10)

@@ -213,7 +213,7 @@ def test_kernel_choice_c_without_the_kernel_is_an_error(monkeypatch: pytest.Monk
         cross_entropy(torch.randn(2, 3), torch.tensor([0, 1]))
 
 
-@pytest.mark.parametrize("value", ["bogus", "C", "", "triton"])
+@pytest.mark.parametrize("value", ["bogus", "C", "", "Triton"])
 def test_unknown_kernel_choice_is_an_error(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
     monkeypatch.setenv(kernels.KERNEL_ENV, value)
     with pytest.raises(ValueError, match="`CROSSENT_KERNEL` must be one of 'auto', 'c', 'torch'"):

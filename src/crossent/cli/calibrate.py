@@ -3,7 +3,8 @@
 ``crossent calibrate VAL_PRED VAL_TARGET [--method temperature|vector|matrix]
 [--apply TEST_PRED [--test-target TEST_TARGET] [--out FILE.npy]] [--json]`` fits the
 calibrator of :mod:`crossent.calibration` on the validation logits ``[N, C]`` and class
-labels ``[N]``, and reports NLL, ECE (15 uniform bins) and accuracy before and after, on
+labels ``[N]`` (``--probs``: predicted probabilities instead, calibrated through their
+logarithms — softmax of ``log p / T`` is the tempered distribution), and reports NLL, ECE (15 uniform bins) and accuracy before and after, on
 the validation data and — when ``--test-target`` is given — on ``TEST_PRED``. ``--out``
 writes the calibrated probabilities of ``TEST_PRED`` as ``.npy``, whole or not at all.
 """
@@ -31,12 +32,44 @@ HELP = "fit temperature, vector or matrix scaling by NLL on validation logits"
 METHODS = ("temperature", "vector", "matrix")
 
 
-def _logits_and_labels(pred: np.ndarray, target: np.ndarray, name: str) -> tuple[Any, Any]:
+def _as_logits(pred: np.ndarray, name: str, from_probs: bool) -> np.ndarray:
+    r"""``pred`` as float64 logits ``[N, C]``: itself, or :math:`\log p` under ``from_probs``.
+
+    Probabilities are floored at the smallest normal float64 before the log, so a predicted
+    0 becomes a logit near −708 (finite for vector and matrix scaling) rather than −∞.
+    Logits that look like probabilities (every row in [0, 1], summing to 1) are refused:
+    temperature-scaling them would soften an already normalised distribution.
+    """
+    from crossent._guardrails import sums_to_one
+
     pred = np.asarray(pred, dtype=np.float64)
+    what = "probabilities" if from_probs else "logits"
     if pred.ndim != 2 or pred.shape[1] < 2:
         raise ValueError(
-            f"`{name}` must hold logits [N, C] with C >= 2 classes; got shape {pred.shape}."
+            f"`{name}` must hold {what} [N, C] with C >= 2 classes; got shape {pred.shape}."
         )
+    in_unit = bool(np.all((pred >= 0) & (pred <= 1)))
+    distributions = in_unit and bool(np.all(sums_to_one(np, pred, loose=True)))
+    if from_probs:
+        if not distributions:
+            raise ValueError(
+                f"`{name}` must hold probabilities (rows in [0, 1] summing to 1) with "
+                "--probs; drop --probs to pass logits."
+            )
+        return np.log(np.maximum(pred, np.finfo(np.float64).tiny))
+    if distributions and pred.size:
+        raise ValueError(
+            f"`{name}` looks like probabilities, not logits: every row lies in [0, 1] and sums "
+            "to 1. Pass --probs (from_probs=True) to calibrate their logarithms, or pass the "
+            "logits (the layer before the softmax)."
+        )
+    return pred
+
+
+def _logits_and_labels(
+    pred: np.ndarray, target: np.ndarray, name: str, from_probs: bool = False
+) -> tuple[Any, Any]:
+    pred = _as_logits(pred, name, from_probs)
     if target.ndim != 1:
         raise ValueError(f"targets of `{name}` must be class labels [N]; got shape {target.shape}.")
     return pred, class_indices(target)
@@ -61,8 +94,9 @@ def calibrate(
     method: str = "temperature",
     test_pred: np.ndarray | None = None,
     test_target: np.ndarray | None = None,
+    from_probs: bool = False,
 ) -> tuple[dict[str, Any], np.ndarray | None]:
-    """Fit ``method`` on the validation logits; score before and after.
+    r"""Fit ``method`` on the validation logits; score before and after.
 
     Args:
         val_pred: ``[N, C]`` validation logits.
@@ -70,6 +104,8 @@ def calibrate(
         method: ``"temperature"``, ``"vector"`` or ``"matrix"``. Default: ``"temperature"``.
         test_pred: ``[M, C]`` logits to calibrate, or None.
         test_target: ``[M]`` labels of ``test_pred`` to score it, or None.
+        from_probs: ``val_pred`` and ``test_pred`` hold probabilities; their logarithms are
+            calibrated (:math:`\mathrm{softmax}(\log p / T) \propto p^{1/T}`). Default: False.
 
     Returns:
         ``({"method", "state", "validation": {"before", "after"}, "test": ... or None},
@@ -89,7 +125,7 @@ def calibrate(
 
     if method not in METHODS:
         raise ValueError(f"`method` must be one of {METHODS}; got method={method!r}.")
-    z, y = _logits_and_labels(val_pred, val_target, "VAL_PRED")
+    z, y = _logits_and_labels(val_pred, val_target, "VAL_PRED", from_probs)
     calibrator: Any = {
         "temperature": calibration.TemperatureScaling,
         "vector": calibration.VectorScaling,
@@ -104,10 +140,11 @@ def calibrate(
     }
     probs = None
     if test_pred is not None:
-        t = np.asarray(test_pred, dtype=np.float64)
-        if t.ndim != 2 or t.shape[1] != z.shape[1]:
+        t = _as_logits(test_pred, "TEST_PRED", from_probs)
+        if t.shape[1] != z.shape[1]:
             raise ValueError(
-                f"`TEST_PRED` must hold logits [M, {z.shape[1]}] like VAL_PRED; got shape {t.shape}."
+                f"`TEST_PRED` must hold {'probabilities' if from_probs else 'logits'} "
+                f"[M, {z.shape[1]}] like VAL_PRED; got shape {t.shape}."
             )
         calibrated = calibrator(t)
         from crossent._array import namespace, softmax
@@ -136,6 +173,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the calibrator (default: temperature)",
     )
     parser.add_argument("--apply", metavar="TEST_PRED", help="logits [M, C] to calibrate")
+    parser.add_argument(
+        "--probs",
+        action="store_true",
+        help="VAL_PRED and TEST_PRED hold probabilities: calibrate their logarithms",
+    )
     parser.add_argument(
         "--test-target",
         metavar="TEST_TARGET",
@@ -177,7 +219,12 @@ def run(args: argparse.Namespace) -> int:
             same_samples(test_pred, test_target, args.apply, args.test_target)
     try:
         result, probs = calibrate(
-            val_pred, val_target, method=args.method, test_pred=test_pred, test_target=test_target
+            val_pred,
+            val_target,
+            method=args.method,
+            test_pred=test_pred,
+            test_target=test_target,
+            from_probs=args.probs,
         )
     except (ValueError, TypeError) as exc:
         raise InputError(str(exc)) from exc

@@ -46,6 +46,7 @@ import torch.distributed as dist
 from torch import nn
 
 from crossent import _checks, _reduce, grad
+from crossent._array import softcap, softcap_derivative
 from crossent.torch.fused.functions import (
     CrossEntropyFunction,
     LinearCrossEntropyFunction,
@@ -68,7 +69,7 @@ from crossent.torch.fused.host import (
     upstream_scale,
     weighted_term,
 )
-from crossent.torch.fused.kernels import XP, RowStats, softcap, softcap_slope, stats_dtype
+from crossent.torch.fused.kernels import XP, RowStats, stats_dtype
 
 __all__ = [
     "VocabParallelLinearCrossEntropy",
@@ -333,7 +334,7 @@ class VocabParallelSoftTargetsFunction(torch.autograd.Function):
     ) -> torch.Tensor:
         dt = stats_dtype(local_logits)
         v_r = local_logits.shape[-1]
-        z = softcap(local_logits.reshape(-1, v_r).to(dt), opts.logit_softcap)
+        z = softcap(XP, local_logits.reshape(-1, v_r).to(dt), opts.logit_softcap)
         p = targets.reshape(-1, v_r).to(dt)
         stats = _soft_stats(z, p, opts, group)
         _checks.row_sums_are_one(XP, "targets", stats.mass, n_classes, targets.dtype)
@@ -363,7 +364,7 @@ class VocabParallelSoftTargetsFunction(torch.autograd.Function):
         eps, lse = opts.label_smoothing, gradient_lse(stats.lse)
         v_r = local_logits.shape[-1]
         x = local_logits.reshape(-1, v_r).to(lse.dtype)
-        z = softcap(x, opts.logit_softcap)
+        z = softcap(XP, x, opts.logit_softcap)
         a = (1 - eps) * targets.reshape(-1, v_r).to(lse.dtype) + eps / n_classes
         k = grad.softmax_gradient_row_scale(
             XP,
@@ -374,7 +375,7 @@ class VocabParallelSoftTargetsFunction(torch.autograd.Function):
         )
         g = torch.exp(z - lse[:, None]) * k[:, None] - a
         if opts.logit_softcap is not None:
-            g = g * softcap_slope(z, opts.logit_softcap)
+            g = g * softcap_derivative(z, opts.logit_softcap)
         g = _reduce.scale_gradient(XP, g, opts.reduction, ctx.n)
         scale = upstream_scale(grad_output, opts.reduction, lse.dtype)
         if scale is not None:

@@ -2,8 +2,8 @@
 
 :class:`UncertaintyWeighting` (Kendall et al. 2018) and :class:`GradNorm` (Chen et al.
 2018). Their framework-free parts — stacking the task losses, the weighted sum, the
-uncertainty weights — are those of :mod:`crossent.multitask`, which re-exports both
-classes under the same names.
+uncertainty weights — are those of :mod:`crossent.multitask` (defined below both, in
+``crossent._multitask``), which re-exports both classes under the same names.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 
 from crossent import _checks
 from crossent._array import dtype_name, is_torch, namespace, to_float
-from crossent.multitask import (
+from crossent._multitask import (
     check_n_tasks,
     positive_numbers,
     stack_losses,

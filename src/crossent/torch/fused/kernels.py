@@ -12,10 +12,16 @@ two implementations that give the same numbers:
 * composed torch ops over blocks of rows: any device and dtype (float64 logits are
   computed in float64), and wherever the compiled kernel is not installed.
 
-``CROSSENT_KERNEL`` chooses: ``auto`` (the default: the compiled kernel where it applies),
-``c`` (the compiled kernel, an error where it is not installed) or ``torch`` (always the
-composed ops). When ``auto`` finds no usable compiled kernel, one warning per process says
-why (:class:`KernelUnavailableWarning`).
+A third implementation, :mod:`crossent.torch.fused.triton_kernels`, runs the two passes as
+Triton kernels on CUDA tensors (and on CPU tensors under ``TRITON_INTERPRET=1``).
+
+``CROSSENT_KERNEL``, or the ``kernel`` keyword of the fused losses (which sets it for one
+call, :func:`kernel_scope`), chooses: ``auto`` (the default: Triton on CUDA tensors when
+triton is installed, the compiled kernel on CPU tensors), ``c`` (the compiled kernel, an
+error where it is not installed), ``torch`` (always the composed ops) or ``triton`` (the
+Triton kernels, an error where they cannot run). Float64 logits, which neither compiled
+kernel takes, always use the composed ops. When ``auto`` finds no usable compiled CPU
+kernel, one warning per process says why (:class:`KernelUnavailableWarning`).
 
 Nothing is compiled or written at run time. The loaded library is checked before use: its
 ABI version, and the SHA-256 of the source it was built from against ``_kernel.c`` (so a
@@ -30,15 +36,17 @@ import importlib.util
 import os
 import threading
 import warnings
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from crossent._array import namespace
-from crossent.losses import categorical
+from crossent._array import namespace, softcap, softcap_derivative
 
 __all__ = [
     "KERNEL_ENV",
@@ -49,17 +57,21 @@ __all__ = [
     "apply_gradient",
     "check_shared_object",
     "kernel_backend",
+    "kernel_scope",
     "kernel_status",
     "row_stats",
-    "softcap",
-    "softcap_slope",
     "stats_dtype",
 ]
 
 KERNEL_ENV = "CROSSENT_KERNEL"
-"""Environment variable choosing the kernel: ``auto`` (default), ``c`` or ``torch``."""
+"""Environment variable choosing the kernel: ``auto`` (default), ``c``, ``torch`` or ``triton``."""
 
-KERNEL_CHOICES = ("auto", "c", "torch")
+KERNEL_CHOICES = ("auto", "c", "torch", "triton")
+
+TRITON_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+"""Logits dtypes the Triton kernels take (computed in float32)."""
+
+_scoped_kernel: ContextVar[str | None] = ContextVar("crossent_kernel", default=None)
 
 KERNEL_MODULE = "crossent.torch.fused._kernel"
 """The optional extension that holds the compiled kernel."""
@@ -255,48 +267,141 @@ def _declare(lib: Any) -> int:
 _KERNEL = KernelLibrary()
 
 
-def kernel_choice() -> str:
-    """``CROSSENT_KERNEL``, checked: ``auto`` (unset), ``c`` or ``torch``.
+def check_kernel(kernel: Any) -> str | None:
+    """The ``kernel`` keyword of the fused losses, checked: None (``CROSSENT_KERNEL``) or one
+    of :data:`KERNEL_CHOICES`.
 
     Raises:
-        ValueError: any other value.
+        TypeError: neither None nor a string.
+        ValueError: another string.
     """
+    if kernel is not None and not isinstance(kernel, str):
+        raise TypeError(
+            f"`kernel` must be None or one of 'auto', 'c', 'torch', 'triton'; got kernel={kernel!r}."
+        )
+    if kernel is not None and kernel not in KERNEL_CHOICES:
+        raise ValueError(
+            f"`kernel` must be one of 'auto', 'c', 'torch', 'triton' or None; got kernel={kernel!r}."
+        )
+    return kernel
+
+
+@contextmanager
+def kernel_scope(kernel: str | None) -> Iterator[None]:
+    """A block in which the kernels run as ``kernel`` chooses (None: ``CROSSENT_KERNEL``).
+
+    Local to the thread or task that enters it: the fused ops enter it themselves, forward
+    and backward, with the ``kernel`` they are given.
+
+    Raises:
+        TypeError, ValueError: as :func:`check_kernel`.
+    """
+    token = _scoped_kernel.set(check_kernel(kernel))
+    try:
+        yield
+    finally:
+        _scoped_kernel.reset(token)
+
+
+def kernel_choice() -> str:
+    """The choice in force: that of the innermost :func:`kernel_scope`, else
+    ``CROSSENT_KERNEL``, checked (``auto`` when unset).
+
+    Raises:
+        ValueError: ``CROSSENT_KERNEL`` holds another value.
+    """
+    scoped = _scoped_kernel.get()
+    if scoped is not None:
+        return scoped
     value = os.environ.get(KERNEL_ENV, "auto")
     if value not in KERNEL_CHOICES:
         raise ValueError(
-            f"`{KERNEL_ENV}` must be one of 'auto', 'c', 'torch'; got {KERNEL_ENV}={value!r}."
+            f"`{KERNEL_ENV}` must be one of 'auto', 'c', 'torch', 'triton'; got "
+            f"{KERNEL_ENV}={value!r}."
         )
     return value
+
+
+def _asked(choice: str) -> str:
+    """How the choice in force was made, for the errors: the keyword or the variable."""
+    if _scoped_kernel.get() is not None:
+        return f"`kernel`={choice!r}"
+    return f"{KERNEL_ENV}={choice}"
 
 
 def _library() -> Any:
     """The compiled library under the current choice, or None for the composed ops."""
     choice = kernel_choice()
-    if choice == "torch":
+    if choice in ("torch", "triton"):
         return None
     lib = _KERNEL.get()
     if lib is None:
         if choice == "c":
             raise RuntimeError(
-                f"{KERNEL_ENV}=c asks for the compiled CPU kernel, which is unavailable: "
+                f"{_asked(choice)} asks for the compiled CPU kernel, which is unavailable: "
                 f"{_KERNEL.error}."
             )
         _KERNEL.warn_once()
     return lib
 
 
-def kernel_backend() -> str:
-    """``"c"`` when the compiled CPU kernel is in use for CPU tensors, else ``"torch"``.
+def triton_unavailable(device: torch.device | str) -> str | None:
+    """Why the Triton kernels cannot run on tensors of ``device`` now, or None when they can."""
+    if importlib.util.find_spec("triton") is None:
+        return "the triton package is not installed (pip install 'crossent[gpu]')"
+    device_type = torch.device(device).type
+    if device_type == "cuda":
+        return None
+    if device_type == "cpu":
+        from crossent.torch.fused import triton_kernels
+
+        return triton_kernels.interpreter_unavailable()
+    return f"Triton kernels run on CUDA tensors (or on CPU under TRITON_INTERPRET=1), not {device_type}"
+
+
+def uses_triton(x: torch.Tensor) -> bool:
+    """Whether the passes over ``x`` run as Triton kernels under the choice in force.
 
     Raises:
-        ValueError: ``CROSSENT_KERNEL`` is not ``auto``, ``c`` or ``torch``.
-        RuntimeError: ``CROSSENT_KERNEL=c`` and the compiled kernel is unavailable.
+        RuntimeError: ``triton`` is chosen and cannot run on ``x``'s device.
+    """
+    return _triton_for(x.device, x.dtype)
+
+
+def _triton_for(device: torch.device | str, dtype: torch.dtype) -> bool:
+    choice = kernel_choice()
+    device = torch.device(device)
+    if choice == "triton":
+        reason = triton_unavailable(device)
+        if reason is not None:
+            raise RuntimeError(f"{_asked(choice)} cannot run on a {device.type} tensor: {reason}.")
+        return dtype in TRITON_DTYPES
+    if choice == "auto" and device.type == "cuda" and dtype in TRITON_DTYPES:
+        return importlib.util.find_spec("triton") is not None
+    return False
+
+
+def kernel_backend(device: torch.device | str = "cpu") -> str:
+    """The kernel that runs the passes on float32 tensors of ``device`` under the choice in
+    force: ``"triton"``, ``"c"`` (the compiled CPU kernel) or ``"torch"`` (composed ops).
+
+    Args:
+        device: where the tensors are. Default: ``"cpu"``.
+
+    Raises:
+        ValueError: ``CROSSENT_KERNEL`` is not ``auto``, ``c``, ``torch`` or ``triton``.
+        RuntimeError: ``c`` is chosen and the compiled kernel is unavailable, or ``triton``
+            and Triton cannot run on ``device``.
 
     Example:
         >>> from crossent.torch.fused import kernel_backend
         >>> kernel_backend() in ("c", "torch")
         True
     """
+    if _triton_for(device, torch.float32):
+        return "triton"
+    if torch.device(device).type != "cpu":
+        return "torch"
     return "c" if _library() is not None else "torch"
 
 
@@ -366,24 +471,6 @@ def stats_dtype(x: torch.Tensor) -> torch.dtype:
     return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
-def softcap(z: torch.Tensor, cap: float | None) -> torch.Tensor:
-    r"""Soft-capped logits :math:`c \tanh(z / c)` (:func:`crossent.losses.categorical.softcap`
-    on torch tensors); ``z`` itself when ``cap`` is None."""
-    return categorical.softcap(XP, z, cap)
-
-
-def softcap_slope(z_capped: torch.Tensor, cap: float) -> torch.Tensor:
-    r""":math:`\partial z' / \partial z = 1 - (z'/c)^2` from the capped logits
-    :math:`z' = c \tanh(z / c)`: the chain-rule factor of every soft-capped gradient.
-
-    Example:
-        >>> import torch
-        >>> softcap_slope(torch.tensor([0.0, 1.0]), 2.0)
-        tensor([1.0000, 0.7500])
-    """
-    return 1 - (z_capped / cap) ** 2
-
-
 def _block_rows(cols: int) -> int:
     return max(1, BLOCK_BYTES // (4 * max(cols, 1)))
 
@@ -400,6 +487,10 @@ def row_stats(x: torch.Tensor, y: torch.Tensor, cap: float | None) -> RowStats:
         >>> round(float(s.lse), 4), float(s.target), float(s.total)
         (1.3863, 0.0, 0.0)
     """
+    if uses_triton(x):
+        from crossent.torch.fused import triton_kernels
+
+        return triton_kernels.row_stats(x, y, cap)
     n, c = x.shape
     dt = stats_dtype(x)
     out = RowStats(*(torch.empty(n, dtype=dt, device=x.device) for _ in range(3)))
@@ -426,7 +517,7 @@ def row_stats(x: torch.Tensor, y: torch.Tensor, cap: float | None) -> RowStats:
         return out
     step = _block_rows(c)
     for r0 in range(0, n, step):
-        z = softcap(x[r0 : r0 + step].to(dt), cap)
+        z = softcap(XP, x[r0 : r0 + step].to(dt), cap)
         yb = y[r0 : r0 + step]
         inside = (yb >= 0) & (yb < c)
         picked = z.gather(1, torch.where(inside, yb, 0)[:, None])[:, 0]
@@ -460,6 +551,11 @@ def apply_gradient(
         >>> g
         tensor([[-0.5000,  0.5000]])
     """
+    if uses_triton(x):
+        from crossent.torch.fused import triton_kernels
+
+        triton_kernels.apply_gradient(x, out, y, cap, lse, k, u, h)
+        return
     n, c = x.shape
     fn = _c_function(x, out, "apply")
     if fn is not None:
@@ -489,7 +585,7 @@ def apply_gradient(
     step = _block_rows(c)
     for r0 in range(0, n, step):
         r1 = min(n, r0 + step)
-        zb = softcap(x[r0:r1].to(lse.dtype), cap)
+        zb = softcap(XP, x[r0:r1].to(lse.dtype), cap)
         g = torch.exp(zb - lse[r0:r1, None]).mul_(k[r0:r1, None]).sub_(u[r0:r1, None])
         yb = y[r0:r1]
         inside = (yb >= 0) & (yb < c)
@@ -497,5 +593,5 @@ def apply_gradient(
             1, torch.where(inside, yb, 0)[:, None], torch.where(inside, -h[r0:r1], 0.0)[:, None]
         )
         if cap is not None:
-            g.mul_(softcap_slope(zb, cap))
+            g.mul_(softcap_derivative(zb, cap))
         out[r0:r1].copy_(g)
