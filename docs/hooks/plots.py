@@ -1,4 +1,4 @@
-"""MkDocs hook: the imbalance page's plots, drawn by crossent while the site builds.
+"""MkDocs hook: the plots of the imbalance and noisy-label pages, drawn while the site builds.
 
 Each plot shows the weight a method gives an example against :math:`p_t`, the probability
 the model gives the true outcome. The weight is read off the library: a loss divided by
@@ -158,6 +158,35 @@ def asl_plot() -> Any:
     return fig
 
 
+def robust_plot() -> Any:
+    """Noise-robust losses against p_y, the probability of the given label (2 classes)."""
+    p_y = PT
+    # Two classes, label 0: the logits [log p_y, log(1 − p_y)] give softmax p_y for it.
+    logits = np.stack([np.log(p_y), np.log1p(-p_y)], axis=-1)
+    labels = np.zeros(len(p_y), dtype=np.int64)
+    curves = {
+        "cross-entropy": ce.softmax_cross_entropy(logits, labels, reduction="none"),
+        "generalized CE, q = 0.7": ce.generalized_cross_entropy(
+            logits, labels, q=0.7, reduction="none"
+        ),
+        "poly-1, ε = 1": ce.poly1_cross_entropy(logits, labels, epsilon=1.0, reduction="none"),
+        "symmetric CE, α = 0.1, β = 1": ce.symmetric_cross_entropy(
+            logits, labels, reduction="none"
+        ),
+        "bi-tempered, t₁ = 0.8, t₂ = 1.2": ce.bi_tempered_logistic_loss(
+            logits, labels, reduction="none"
+        ),
+    }
+    fig, ax = axes("noise-robust losses against the probability of the given label")
+    for name, loss in curves.items():
+        ax.plot(p_y, np.asarray(loss), label=name)
+    ax.set_xlabel("$p_y$, the probability the model gives the label")
+    ax.set_ylabel("loss")
+    ax.set_ylim(0, 5)
+    ax.legend(fontsize=8)
+    return fig
+
+
 PLOTS: dict[str, Callable[[], Any]] = {
     "alpha": alpha_plot,
     "class-balanced": class_balanced_plot,
@@ -166,6 +195,7 @@ PLOTS: dict[str, Callable[[], Any]] = {
     "mining": mining_plot,
     "ohem": ohem_plot,
     "asl": asl_plot,
+    "robust": robust_plot,
 }
 """Plot name → function drawing it; written to ``img/plots/NAME.svg``."""
 

@@ -186,3 +186,9 @@ def test_command_line_reference_comes_from_the_parser(site: Path) -> None:
     for name in COMMANDS:
         assert f"usage: crossent {name}" in cli, name
     assert "--from-logits" in cli and "--quick" in cli
+
+
+def test_noisy_label_plot_is_drawn_and_shown(site: Path) -> None:
+    svg = site / "img" / "plots" / "robust.svg"
+    assert svg.is_file() and b"<svg" in svg.read_bytes()[:2000]
+    assert "img/plots/robust.svg" in (site / "distillation.html").read_text(encoding="utf-8")
