@@ -1,4 +1,5 @@
 # Two commands for a fresh machine: `make demo` and `make test` (README).
+# A third, `make docs`, builds the documentation site into site/.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -23,11 +24,17 @@ demo: $(VENV)/.installed-all
 	$(VENV)/bin/crossent eval demo/pred_logits.npy demo/labels.npy --from-logits
 	$(VENV)/bin/crossent reproduce --out report
 
-test: $(VENV)/.installed-all,test
+test: $(VENV)/.installed-all,test,docs
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/ruff format --check src tests
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q -n 2 --dist loadfile
+
+# The documentation site (mkdocs.yml): site/index.html, offline, built with --strict so
+# that a broken link or reference fails. The test suite builds it too (tests/docs/).
+.PHONY: docs
+docs: $(VENV)/.installed-all,test,docs
+	$(VENV)/bin/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) demo report
