@@ -219,3 +219,13 @@ def test_log_base():
     assert _array.log_base(None) == 1.0
     assert _array.log_base(2) == math.log(2)
     assert _array.log_base(10) == math.log(10)
+
+
+def test_add_along_last_adds_one_entry_per_row_and_skips_other_columns(xp):
+    x = xp.asarray(np.zeros((3, 4)))
+    out = _array.add_along_last(
+        _array.namespace(x), x, xp.asarray([1, 4, -1], "int64"), xp.asarray([2.0, 5.0, 7.0])
+    )
+    expected = np.zeros((3, 4))
+    expected[0, 1] = 2.0  # rows 1 and 2 name columns outside [0, 4): nothing added
+    ref.assert_result(xp, out, expected)

@@ -457,6 +457,33 @@ def take_along_last(xp: Any, x: Any, indices: Any) -> Any:
     return xp.take_along_axis(x, idx[..., None], axis=-1)[..., 0]
 
 
+def add_along_last(xp: Any, x: Any, indices: Any, values: Any) -> Any:
+    """``x`` with ``values[...]`` added at ``x[..., indices[...]]``, one entry per row;
+    an index outside ``[0, C)`` adds nothing.
+
+    NumPy and PyTorch update ``x`` in place (O(rows) work, no ``[..., C]`` temporary) and
+    return it; other libraries return a new array. Use the return value.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent._array import add_along_last, namespace
+        >>> add_along_last(namespace(np.zeros(1)), np.zeros((2, 3)), np.array([2, 5]), np.array([1.0, 1.0]))
+        array([[0., 0., 1.],
+               [0., 0., 0.]])
+    """
+    n_classes = x.shape[-1]
+    inside = (indices >= 0) & (indices < n_classes)
+    safe = xp.where(inside, indices, xp.zeros_like(indices))
+    values = xp.where(inside, values, xp.zeros_like(values))
+    if is_torch(xp):
+        return x.scatter_add_(-1, xp.astype(safe, xp.int64)[..., None], values[..., None])
+    if array_api_compat.is_numpy_namespace(xp):
+        picked = np.take_along_axis(x, safe[..., None], axis=-1)
+        np.put_along_axis(x, safe[..., None], picked + values[..., None], axis=-1)
+        return x
+    return x + values[..., None] * one_hot_mask(xp, safe, n_classes, x.dtype)
+
+
 def one_hot_mask(xp: Any, indices: Any, n_classes: int, dtype: Any) -> Any:
     """``[..., C]`` array with 1 at ``indices`` and 0 elsewhere, in ``dtype``."""
     classes = xp.arange(n_classes, dtype=indices.dtype)

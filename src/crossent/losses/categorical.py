@@ -42,6 +42,7 @@ from crossent._array import (
     take_along_last,
     to_float,
 )
+from crossent.losses._rows import loss_from_row_stats
 
 __all__ = ["DEFAULT_EPS", "categorical_cross_entropy", "softmax_cross_entropy"]
 
@@ -153,35 +154,42 @@ def mean_divisor(xp: Any, t: SoftmaxTargets, rw: Any) -> Any:
     return xp.sum(rw)
 
 
-def weighted_nll(xp: Any, t: SoftmaxTargets, scores: Any, rw: Any, lse: Any = None) -> Any:
-    r"""Per-sample :math:`-\sum_c a_{ic} \log q_{ic}` without building ``a`` for index targets.
+def rows_loss(
+    xp: Any, t: SoftmaxTargets, scores: Any, rw: Any, lse: Any = None, z_loss: Any = 0.0
+) -> Any:
+    r"""Per-sample :math:`-\sum_c a_{ic} \log q_{ic} + \lambda_z r_i s_i^2` by
+    :func:`crossent.losses._rows.loss_from_row_stats`, without building ``a`` for index
+    targets.
 
     ``\log q = `` ``scores - lse[..., None]`` (``scores`` are already log-probabilities
-    when ``lse`` is None), class axis last. For class indices without smoothing only the
-    target's entry is needed, so the full ``log q`` is never built; the smoothing term is
-    :math:`\tfrac{\varepsilon}{C} \sum_c w_c (-\log q_{ic})`, a matrix–vector product.
-    Every product of a coefficient and a log-probability follows :math:`0 \log 0 = 0`
-    (:func:`crossent._array.mul_log`), so masked (``-inf``) logits under a coefficient of 0
-    give 0, not NaN.
+    when ``lse`` is None), class axis last. For class indices the row statistics are the
+    target's score and, with smoothing, :math:`\sum_c w_c z_{ic}` (a matrix–vector
+    product); probability targets take :math:`\sum_c a_{ic}` and
+    :math:`\sum_c a_{ic} z_{ic}`. Every product of a coefficient and a score follows
+    :math:`0 \log 0 = 0` (:func:`crossent._array.mul_log`), so masked (``-inf``) logits
+    under a coefficient of 0 give 0, not NaN.
     """
-
-    def log_q() -> Any:
-        return scores if lse is None else scores - lse[..., None]
-
     if t.probs is not None:
-        full = log_q()
-        return -xp.sum(mul_log(xp, coefficients(xp, t, full.dtype), full), axis=-1)
+        a = coefficients(xp, t, scores.dtype)
+        mass = xp.sum(a, axis=-1)
+        dot = xp.sum(mul_log(xp, a, scores), axis=-1)
+        return loss_from_row_stats(
+            xp, lse, xp.ones_like(mass), dot, target_mass=mass, z_loss=z_loss, row_weight=rw
+        )
     picked = take_along_last(xp, scores, t.indices)
-    nll = -mul_log(xp, rw, picked if lse is None else picked - lse)
-    if not _checks.is_off(t.smoothing):
-        full = log_q()
+    smooth = None if _checks.is_off(t.smoothing) else t.smoothing
+    spread: dict[str, Any] = {}
+    if smooth is not None:
         if t.weight is None:
-            log_q_sum = xp.sum(full, axis=-1)
+            spread = {"weight_sum": t.n_classes, "weighted_logit_sum": xp.sum(scores, axis=-1)}
         else:
-            log_q_sum = xp.sum(mul_log(xp, t.weight, full), axis=-1)
-        share = xp.astype(t.valid, full.dtype) * (t.smoothing / t.n_classes)
-        nll = (1 - t.smoothing) * nll - mul_log(xp, share, log_q_sum)
-    return nll
+            spread = {
+                "weight_sum": xp.sum(t.weight),
+                "weighted_logit_sum": xp.sum(mul_log(xp, t.weight, scores), axis=-1),
+            }
+        spread["smooth_coef"] = xp.astype(t.valid, picked.dtype) * (smooth / t.n_classes)
+    target = rw if smooth is None else (1 - smooth) * rw
+    return loss_from_row_stats(xp, lse, target, picked, z_loss=z_loss, row_weight=rw, **spread)
 
 
 def softmax_options(
@@ -363,9 +371,7 @@ def softmax_cross_entropy(
         reduction=reduction,
     )
     xp = f.xp
-    loss = weighted_nll(xp, f.targets, f.z, f.row_weight, lse=f.lse)
-    if not _checks.is_off(f.z_loss):
-        loss = loss + f.z_loss * f.row_weight * f.lse**2
+    loss = rows_loss(xp, f.targets, f.z, f.row_weight, lse=f.lse, z_loss=f.z_loss)
     return to_float(xp, _reduce.reduce(xp, loss, reduction, f.divisor), f.out_dtype)
 
 
@@ -434,7 +440,7 @@ def categorical_cross_entropy(
         reduction=reduction,
     )
     xp = f.xp
-    loss = weighted_nll(xp, f.targets, clamped_log(xp, f.z, f.eps), f.row_weight)
+    loss = rows_loss(xp, f.targets, clamped_log(xp, f.z, f.eps), f.row_weight)
     return to_float(xp, _reduce.reduce(xp, loss, reduction, f.divisor), f.out_dtype)
 
 

@@ -19,7 +19,7 @@ With the sparse target coefficients :math:`a_{ij} = h_i [j = y_i] + u_i` of
 :func:`crossent.grad.softmax_index_coefficients` the loss of
 :func:`crossent.softmax_cross_entropy` is
 :math:`\ell_i = h_i (s_i - z_{iy_i}) + u_i (V s_i - T_i) + \lambda_z r_i s_i^2`
-(:func:`crossent.torch.fused.host.rows_loss`), and its closed-form gradient
+(:func:`crossent.losses._rows.loss_from_row_stats`), and its closed-form gradient
 :math:`q_{ij} k_i - a_{ij}` (:func:`crossent.grad.softmax_cross_entropy`) restricted to a
 shard needs only :math:`s_i` and the targets, which every rank has: the logits' gradient
 needs no communication. :func:`vocab_parallel_linear_cross_entropy` runs the chunked
@@ -47,6 +47,7 @@ from torch import nn
 
 from crossent import _checks, _reduce, grad
 from crossent._array import softcap, softcap_derivative
+from crossent.losses._rows import loss_from_row_stats, weighted_term
 from crossent.torch.fused.functions import (
     CrossEntropyFunction,
     LinearCrossEntropyFunction,
@@ -67,7 +68,6 @@ from crossent.torch.fused.host import (
     inplace_decision,
     prepare_rows,
     upstream_scale,
-    weighted_term,
 )
 from crossent.torch.fused.kernels import XP, RowStats, stats_dtype
 
@@ -287,7 +287,7 @@ def _soft_stats(z: torch.Tensor, p: torch.Tensor, opts: Options, group: Any) -> 
     and one all-reduce SUM, then validate the targets on the merged numbers, which every
     rank has: a bad entry on one rank raises the same error on all."""
     outside = ((p < 0) | (p > 1) | torch.isnan(p)).sum(dim=1).to(z.dtype)
-    parts = [weighted_term(p, z).sum(dim=1), p.sum(dim=1), outside]
+    parts = [weighted_term(XP, p, z).sum(dim=1), p.sum(dim=1), outside]
     if opts.label_smoothing:
         parts.append(z.sum(dim=1))
     lse, sums = _all_reduce_rows(torch.logsumexp(z, dim=1), parts, group)
@@ -309,14 +309,20 @@ def _soft_stats(z: torch.Tensor, p: torch.Tensor, opts: Options, group: Any) -> 
 def _soft_rows_loss(stats: SoftStats, opts: Options, n_classes: int) -> torch.Tensor:
     r"""Per row :math:`-\sum_c a_c \log q_c + \lambda_z s^2` with
     :math:`a = (1-\varepsilon) p + \varepsilon / V`:
-    :math:`(1-\varepsilon)(s \sum p - \sum p z') + \varepsilon (s - \sum z' / V) + \lambda_z s^2`."""
+    :math:`(1-\varepsilon)(s \sum p - \sum p z') + \tfrac{\varepsilon}{V} (V s - \sum z') + \lambda_z s^2`
+    (:func:`crossent.losses._rows.loss_from_row_stats`)."""
     eps, s = opts.label_smoothing, stats.lse
-    loss = (1 - eps) * (s * stats.mass - stats.dot)
+    smooth: dict[str, Any] = {}
     if eps:
-        loss = loss + eps * (s - stats.total / n_classes)
-    if opts.z_loss:
-        loss = loss + opts.z_loss * s**2
-    return loss
+        smooth = {
+            "smooth_coef": torch.full_like(s, eps / n_classes),
+            "weight_sum": n_classes,
+            "weighted_logit_sum": stats.total,
+        }
+    target = torch.full_like(s, 1 - eps)
+    return loss_from_row_stats(
+        XP, s, target, stats.dot, target_mass=stats.mass, z_loss=opts.z_loss, **smooth
+    )
 
 
 class VocabParallelSoftTargetsFunction(torch.autograd.Function):

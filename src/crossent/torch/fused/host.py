@@ -2,7 +2,8 @@ r"""Layer 2 of the fused losses: host functions that validate the inputs and all
 
 Targets are validated with the core's rules (:func:`crossent.losses.categorical.prepare_targets`)
 and turned into the sparse coefficients of :func:`crossent.grad.softmax_index_coefficients`;
-the loss of each row comes from its row statistics (:func:`rows_loss`) and its gradient's
+the loss of each row comes from its row statistics (:func:`rows_loss`, by
+:func:`crossent.losses._rows.loss_from_row_stats`) and its gradient's
 row factors from :func:`crossent.grad.softmax_gradient_row_scale` (:func:`gradient_rows`);
 :func:`linear_chunks` runs :func:`crossent.torch.fused.kernels.row_stats` and
 :func:`~crossent.torch.fused.kernels.apply_gradient` over chunks of ``hidden @ weight.T``.
@@ -19,6 +20,7 @@ import torch
 
 from crossent import _checks, _reduce, grad
 from crossent._array import asarray_in, namespace
+from crossent.losses._rows import loss_from_row_stats
 from crossent.losses.categorical import (
     SoftmaxTargets,
     check_softmax_options,
@@ -156,30 +158,26 @@ def flatten_targets(t: SoftmaxTargets) -> SoftmaxTargets:
 
 
 def rows_loss(rows: Rows, stats: RowStats, opts: Options) -> torch.Tensor:
-    r"""Per-row loss from the row statistics:
-    :math:`h_i (s_i - z'_{iy_i}) + u_i (C s_i - \sum_j z'_{ij}) + \lambda_z r_i s_i^2`,
-    i.e. :math:`\sum_j a_{ij} (-\log q_{ij})` plus the z-loss."""
+    r"""Per-row loss from the row statistics,
+    :math:`h_i (s_i - z'_{iy_i}) + u_i (C s_i - \sum_j z'_{ij}) + \lambda_z r_i s_i^2`
+    (:func:`crossent.losses._rows.loss_from_row_stats`)."""
     c = rows.coef
-    loss = weighted_term(c.target, stats.lse - stats.target)
+    smooth: dict[str, Any] = {}
     if opts.label_smoothing:
-        loss = loss + weighted_term(c.smooth, rows.n_classes * stats.lse - stats.total)
-    if opts.z_loss:
-        loss = loss + weighted_term(opts.z_loss * rows.row_weight, stats.lse**2)
-    return loss
-
-
-def weighted_term(coef: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-    r"""``coef * value`` with :math:`0 \cdot v = 0` for every ``v``: a zero target
-    coefficient makes its term vanish even where the logits are :math:`-\infty` (the
-    0·log 0 = 0 rule of :func:`crossent.cross_entropy`; an ignored row of masked logits
-    has :math:`s - z' = -\infty + \infty`).
-
-    Example:
-        >>> import torch
-        >>> weighted_term(torch.tensor([0.0, 2.0]), torch.tensor([float("nan"), 3.0]))
-        tensor([0., 6.])
-    """
-    return torch.where(coef == 0, torch.zeros_like(value), coef * value)
+        smooth = {
+            "smooth_coef": c.smooth,
+            "weight_sum": rows.n_classes,
+            "weighted_logit_sum": stats.total,
+        }
+    return loss_from_row_stats(
+        XP,
+        stats.lse,
+        c.target,
+        stats.target,
+        z_loss=opts.z_loss,
+        row_weight=rows.row_weight,
+        **smooth,
+    )
 
 
 def gradient_lse(lse: torch.Tensor) -> torch.Tensor:
