@@ -307,3 +307,15 @@ def test_vocab_parallel_cross_entropy_gives_forward_kl_up_to_the_teachers_entrop
     (kl_grad,) = torch.autograd.grad(kl, s)
     torch.testing.assert_close(ce - temperature**2 * teacher_entropy, kl, rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(recipe_grad, kl_grad, rtol=1e-10, atol=1e-12)
+
+
+def test_default_chunk_keeps_the_working_set_within_the_budget():
+    from crossent.torch.distillation import WORKING_ARRAYS, chunk_rows
+    from crossent.torch.fused.host import CHUNK_BYTES
+
+    assert chunk_rows(None, 4096, 32768) == 32  # 16 arrays of [32, 32768] float32 = 64 MiB
+    for v in (10, 1000, 50257, 262144, 10**7):
+        rows = chunk_rows(None, 10**6, v)
+        assert rows >= 1 and (rows == 1 or rows * v * 4 * WORKING_ARRAYS <= CHUNK_BYTES)
+    assert chunk_rows(None, 3, 10) == 3 and chunk_rows(None, 0, 10) == 1
+    assert chunk_rows(5, 100, 10) == 5

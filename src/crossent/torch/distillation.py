@@ -32,6 +32,7 @@ from crossent.losses.distillation import (
     rows_loss,
 )
 from crossent.torch.fused.host import (
+    CHUNK_BYTES,
     check_chunk_size,
     check_linear,
     check_tensor,
@@ -49,6 +50,12 @@ __all__ = [
 ]
 
 CALLER = "crossent.torch.linear_distillation_loss"
+
+WORKING_ARRAYS = 16
+"""How many ``[rows, V]`` float arrays one chunk may hold at its peak — both models' logits,
+their log-probabilities, the divergence's elementwise terms and the gradient — for the
+default chunk: :data:`~crossent.torch.fused.host.CHUNK_BYTES` (64 MiB) covers them all, not
+just one logits matrix as in :func:`crossent.torch.linear_cross_entropy`."""
 
 STUDENT_NAMES = ("student_hidden", "student_weight", "student_bias")
 TEACHER_NAMES = ("teacher_hidden", "teacher_weight", "teacher_bias")
@@ -132,8 +139,9 @@ class DistillationLoss(nn.Module):
 
 
 def chunk_rows(chunk_size: Any, n: int, v: int) -> int:
-    """Rows per chunk: ``chunk_size``, or :func:`crossent.torch.fused.host.chunking`'s
-    default for one ``[rows, V]`` logits matrix.
+    """Rows per chunk: ``chunk_size``, or as many as keep :data:`WORKING_ARRAYS` float32
+    arrays ``[rows, V]`` within :data:`~crossent.torch.fused.host.CHUNK_BYTES` (e.g. 32
+    rows at V = 32768), at least one.
 
     Raises:
         ValueError: a ``(rows, classes)`` pair (the vocabulary is not split here), or a
@@ -146,6 +154,8 @@ def chunk_rows(chunk_size: Any, n: int, v: int) -> int:
             f"`chunk_size` of {CALLER} must be an int (rows per chunk; the vocabulary is "
             f"not split); got chunk_size={chunk_size!r}."
         )
+    if checked is None:
+        return max(1, min(n, CHUNK_BYTES // (4 * WORKING_ARRAYS * max(v, 1))))
     return chunking(chunk_size, n, v).rows
 
 
@@ -330,9 +340,10 @@ def linear_distillation_loss(
         ignore_index: Default: ``-100``.
         hard_weight: α in [0, 1]. Default: ``0.0``.
         reduction: ``"none"`` | ``"mean"`` | ``"sum"``. Default: ``"mean"``.
-        chunk_size: rows per chunk; ``None`` takes the default of
-            :func:`crossent.torch.linear_cross_entropy` (at most 64 MiB of float32 logits per
-            model, at least 128 rows). Default: ``None``.
+        chunk_size: rows per chunk; ``None`` keeps a chunk's whole working set (about
+            :data:`WORKING_ARRAYS` ``[rows, V]`` float32 arrays) within 64 MiB, e.g. 32 rows at
+            V = 32768. Larger chunks make fewer passes over the weights (faster matrix
+            products) at the price of memory. Default: ``None``.
 
     Returns:
         0-d tensor for ``"mean"``/``"sum"``, the batch shape for ``"none"``; in
