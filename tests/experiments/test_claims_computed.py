@@ -48,6 +48,8 @@ def test_registry_lists_every_claim_once_in_order() -> None:
     assert list(ALL_CLAIMS[: len(articles)]) == articles
     (c20,) = [c for c in ALL_CLAIMS[len(articles) :] if c.id == "C20"]
     assert c20.source.startswith("beyond the articles")
+    assert ids == [*numbered[:15], "C16a", "C16b", "C16c", *numbered[16:], "C19", "C20"]
+    assert by_id()["C19"].source.startswith("beyond the articles")
 
 
 @pytest.mark.parametrize("claim_id", ["C1", "C2", "C3", "C4", "C7"])

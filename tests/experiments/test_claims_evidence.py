@@ -1,4 +1,4 @@
-"""The trained claims of the verdict standard (C5, C6, C8–C10, C16a–c) end to end in a tiny
+"""The trained claims of the verdict standard (C5, C6, C8–C10, C16a–c, C19) end to end in a tiny
 size: each writes a ``claims.json`` record that meets the contract (repeats, sweep, intervals,
 signs, ceiling or reference, power), and the mechanisms each verdict rests on hold.
 
@@ -16,11 +16,11 @@ import pytest
 from experiment_data import fake_mnist, ragged
 
 from crossent.experiments import report
-from crossent.experiments.claims import by_id, definitions, gradients, multitask, tasks
+from crossent.experiments.claims import by_id, calibration, definitions, gradients, multitask, tasks
 from crossent.experiments.registry import VERDICTS, Context, Options, Result
 from crossent.experiments.stats import is_lower_better
 
-EVIDENCE_CLAIMS = ["C5", "C6", "C8", "C9", "C10", "C16a", "C16b", "C16c"]
+EVIDENCE_CLAIMS = ["C5", "C6", "C8", "C9", "C10", "C16a", "C16b", "C16c", "C19"]
 
 
 @pytest.fixture(autouse=True)
@@ -36,6 +36,9 @@ def tiny(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tasks, "C10_BUDGETS_QUICK", (5, 10, 20))
     monkeypatch.setattr(tasks, "REFERENCE_STEPS", 10)
     monkeypatch.setattr(multitask, "QUICK_STEPS", 12)
+    monkeypatch.setattr(calibration, "BUDGETS_QUICK", (5, 10, 20))
+    monkeypatch.setattr(calibration, "WIDTH", 16)
+    monkeypatch.setattr(calibration, "FLOOR_DRAWS", 2)
 
 
 def run(claim_id: str, ctx: Context | None = None, **options: object) -> Result:
@@ -180,3 +183,18 @@ def test_the_same_claims_run_on_the_seeds_mnist_and_imdb(tmp_path: Path) -> None
     c8 = run("C8", imdb=tmp_path / "imdb.npz")
     assert c8.measured["data"].startswith("IMDB")
     assert c8.measured["ce_max_abs_gradient_on_negatives"] == 0.0
+
+
+def test_c19_scores_one_network_before_and_after_its_temperature() -> None:
+    result = run("C19")
+    m = result.measured
+    assert m["predictions_changed_by_scaling"] == 0 and m["largest_accuracy_change"] == 0.0
+    assert m["repeats"] == 5 and m["budgets"] == [5, 10, 20]
+    assert m["training_rows"] + m["validation_rows"] + m["test_rows"] == 1797
+    ev = result.evidence
+    assert ev is not None and ev.claimed == calibration.SCALED
+    assert ev.baseline == calibration.UNCALIBRATED and ev.margin is None
+    for p in ev.sweep:  # the floor stands beside the two, below what a trained model reaches
+        assert set(p.methods) == {calibration.UNCALIBRATED, calibration.SCALED, calibration.FLOOR}
+        assert 0 < p.methods[calibration.FLOOR].mean < p.methods[calibration.UNCALIBRATED].mean
+    assert len(result.figures) == 2 and "c19-reliability" in result.figures[0].svg

@@ -342,8 +342,8 @@ PLOT_FORMATS = (".svg", ".png")
 def plot_reliability(
     path: Path, pred: np.ndarray, labels: np.ndarray, *, from_logits: bool, title: str
 ) -> None:
-    """Draw the reliability diagram (bars of accuracy per confidence bin, the diagonal, and
-    the counts) and write it to ``path`` (``.svg`` or ``.png``) whole or not at all.
+    """Draw the reliability diagram (the report's :func:`crossent.experiments.figures.reliability`)
+    and write it to ``path`` (``.svg`` or ``.png``) whole or not at all.
 
     Raises:
         InputError: matplotlib is not installed.
@@ -354,45 +354,17 @@ def plot_reliability(
     from crossent._io import atomic_write_bytes
 
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+
+        from crossent.experiments import figures
     except ImportError as exc:
         raise InputError("--plot needs matplotlib: pip install 'crossent[report]'.") from exc
     d = cal.reliability_diagram(pred, labels, from_logits=from_logits, n_bins=CALIBRATION_BINS)
-    edges, count = np.asarray(d.edges), np.asarray(d.count)
-    filled = count > 0
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    width = np.diff(edges)
-    ax.bar(
-        edges[:-1][filled],
-        np.asarray(d.accuracy)[filled],
-        width=width[filled],
-        align="edge",
-        edgecolor="black",
-        label="accuracy",
-    )
-    ax.plot([0, 1], [0, 1], linestyle="--", color="gray", label="perfect calibration")
-    ax.plot(
-        np.asarray(d.confidence)[filled],
-        np.asarray(d.accuracy)[filled],
-        "o",
-        color="black",
-        markersize=3,
-        label="mean confidence",
-    )
     ece = float(
         cal.calibration_error(pred, labels, from_logits=from_logits, n_bins=CALIBRATION_BINS)
     )
-    ax.set(
-        xlim=(0, 1),
-        ylim=(0, 1),
-        xlabel="confidence",
-        ylabel="accuracy",
-        title=f"{title}\nECE = {ece:.4f}",
-    )
-    ax.legend(loc="upper left", fontsize="small")
+    fig, ax = figures.figure(1, width=4.5, height=4.5)
+    figures.reliability(ax, d, title=title, ece=ece)
     buffer = io.BytesIO()
     fig.savefig(buffer, format=path.suffix[1:], bbox_inches="tight")
     plt.close(fig)

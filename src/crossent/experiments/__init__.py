@@ -11,7 +11,8 @@ The package reads as the pipeline of one run:
 - :mod:`~crossent.experiments.registry` — the :class:`Claim` and :class:`Result` records
   and the verdict rule;
 - :mod:`~crossent.experiments.claims` — one module per group of claims (definitions C1–C5,
-  gradients C6–C7, tasks C8–C10, imbalance C11–C15, multi-task C16, corrections C17–C18);
+  gradients C6–C7, tasks C8–C10, imbalance C11–C15, multi-task C16, corrections C17–C18;
+  beyond the articles, calibration C19);
 - :mod:`~crossent.experiments.figures` and :mod:`~crossent.experiments.report` — inline SVG
   plots and the self-contained HTML page;
 - :mod:`~crossent.experiments.runner` — runs the selected claims with a progress bar each and

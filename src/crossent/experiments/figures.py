@@ -21,7 +21,7 @@ import numpy as np
 
 from crossent.experiments.stats import Evidence, SweepPoint
 
-__all__ = ["COLORS", "figure", "legend_above", "sweep", "to_svg"]
+__all__ = ["COLORS", "figure", "legend_above", "reliability", "sweep", "to_svg"]
 
 COLORS = ("#1f6fb4", "#d1495b", "#2e8b57", "#e08e0b", "#6a4c93", "#5c5c5c")
 """Line colours, distinguishable in colour and in greyscale print."""
@@ -46,14 +46,21 @@ LEGEND_COLUMNS = 4
 """Entries per row of a legend above the panels; more wrap to a new row."""
 
 
-def figure(ncols: int = 1, *, height: float = 3.2, **kwargs: Any) -> tuple[Any, Any]:
+def figure(
+    ncols: int = 1, *, height: float = 3.2, width: float = WIDTH_INCHES, **kwargs: Any
+) -> tuple[Any, Any]:
     """A figure with ``ncols`` panels side by side, in the report's style.
 
     The style is applied when the figure is made and again when it is saved
     (:func:`to_svg`), so that text added in between is styled too.
+
+    Args:
+        ncols: panels side by side. Default: 1.
+        height, width: the figure's size in inches. Default: 3.2 and :data:`WIDTH_INCHES`.
+        kwargs: passed to :func:`matplotlib.pyplot.subplots`.
     """
     plt.rcParams.update(_STYLE)
-    return plt.subplots(1, ncols, figsize=(WIDTH_INCHES, height), **kwargs)
+    return plt.subplots(1, ncols, figsize=(width, height), **kwargs)
 
 
 def legend_above(fig: Any, ax: Any) -> None:
@@ -96,6 +103,61 @@ def to_svg(fig: Any, key: str) -> str:
     text = re.sub(r'href="#([^"]*)"', rf'href="#{prefix}-\1"', text)
     text = re.sub(r"url\(#([^)]*)\)", rf"url(#{prefix}-\1)", text)
     return text.strip()
+
+
+def reliability(ax: Any, diagram: Any, *, title: str, ece: float | None = None) -> None:
+    """Draw a reliability diagram on ``ax``: for each non-empty bin a bar of its accuracy
+    over the bin's width and a dot at its mean confidence, with the diagonal of perfect
+    calibration — bars below the diagonal are over-confidence, above it under-confidence.
+
+    Args:
+        ax: a matplotlib ``Axes``.
+        diagram: the data, a :class:`crossent.calibration.ReliabilityDiagram` (of any array
+            library on the CPU; read as NumPy).
+        title: the panel's title; with ``ece`` given, a second line says it.
+        ece: the calibration error to print under the title. Default: None.
+
+    Example:
+        >>> import numpy as np
+        >>> from crossent.calibration import reliability_diagram
+        >>> from crossent.experiments import figures
+        >>> d = reliability_diagram(np.array([0.2, 0.4, 0.9]), np.array([0, 1, 1]), n_bins=2)
+        >>> fig, ax = figures.figure(1, width=4.5, height=4.5)
+        >>> figures.reliability(ax, d, title="three forecasts")
+        >>> len(ax.patches), figures.to_svg(fig, "doc").startswith("<svg")
+        (2, True)
+    """
+    edges, count = np.asarray(diagram.edges, float), np.asarray(diagram.count, float)
+    accuracy, confidence = (
+        np.asarray(diagram.accuracy, float),
+        np.asarray(diagram.confidence, float),
+    )
+    filled = count > 0
+    ax.bar(
+        edges[:-1][filled],
+        accuracy[filled],
+        width=np.diff(edges)[filled],
+        align="edge",
+        color=COLORS[0],
+        alpha=0.75,
+        edgecolor="black",
+        linewidth=0.6,
+        label="accuracy",
+    )
+    ax.plot(
+        [0, 1], [0, 1], linestyle="--", color=COLORS[5], linewidth=1.2, label="perfect calibration"
+    )
+    ax.plot(
+        confidence[filled],
+        accuracy[filled],
+        "o",
+        color="black",
+        markersize=3,
+        label="mean confidence",
+    )
+    heading = title if ece is None else f"{title}\nECE = {ece:.4f}"
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", ylabel="accuracy", title=heading)
+    ax.legend(loc="upper left", fontsize="small")
 
 
 LOG_SPAN = 20.0

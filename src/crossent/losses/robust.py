@@ -52,8 +52,8 @@ from crossent.losses.categorical import (
     SoftmaxTargets,
     coefficients,
     mean_divisor,
+    rows_loss,
     softmax_forward,
-    weighted_nll,
 )
 
 __all__ = [
@@ -308,7 +308,7 @@ def poly1_cross_entropy(
     )
     f, xp = r.f, r.f.xp
     epsilon = check_epsilon(xp, epsilon, f.z.dtype)
-    loss = weighted_nll(xp, f.targets, f.z, f.row_weight, lse=f.lse)
+    loss = rows_loss(xp, f.targets, f.z, f.row_weight, lse=f.lse)
     if not _checks.is_off(epsilon):
         loss = loss + epsilon * target_sum(xp, r, -xp.expm1(r.log_p))
     return reduced(xp, r, loss, reduction)
@@ -420,7 +420,7 @@ def symmetric_cross_entropy(
     )
     f, xp = r.f, r.f.xp
     alpha, beta, log_zero = check_sce_options(xp, alpha, beta, log_zero, f.z.dtype)
-    loss = alpha * weighted_nll(xp, f.targets, f.z, f.row_weight, lse=f.lse)
+    loss = alpha * rows_loss(xp, f.targets, f.z, f.row_weight, lse=f.lse)
     rce = -xp.sum(xp.exp(r.log_p) * reverse_log_targets(xp, r, log_zero), axis=-1)
     loss = loss + beta * target_weight(xp, r) * rce
     return reduced(xp, r, loss, reduction)

@@ -3,11 +3,13 @@
 One module per group: :mod:`.definitions` (C1–C5), :mod:`.gradients` (C6–C7),
 :mod:`.tasks` (C8–C10), :mod:`.imbalance` (C11–C15), :mod:`.multitask` (C16),
 :mod:`.corrections` (C17–C18). A new claim goes in its group's ``CLAIMS`` list.
+Beyond the articles: :mod:`.calibration` (C19).
 """
 
 from __future__ import annotations
 
 from crossent.experiments.claims import (
+    calibration,
     corrections,
     definitions,
     gradients,
@@ -27,6 +29,7 @@ CLAIMS: tuple[Claim, ...] = (
     *imbalance.CLAIMS,
     *multitask.CLAIMS,
     *corrections.CLAIMS,
+    *calibration.CLAIMS,
     *noise.CLAIMS,
 )
 """All claims, in the order of CLAIMS.md."""
