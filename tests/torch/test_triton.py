@@ -350,3 +350,124 @@ def test_float64_logits_use_the_composed_ops(interpreter: dict[str, int]) -> Non
     want, _ = core_loss_and_grad(base, targets, torch.ones(()), z_loss=1e-2)
     assert interpreter == {"stats": 0, "apply": 0}
     np.testing.assert_allclose(loss.item(), want.item(), rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------
+# The `kernel` keyword
+# ---------------------------------------------------------------------------------------
+
+
+def test_kernel_keyword_overrides_the_environment(
+    monkeypatch: pytest.MonkeyPatch, interpreter: dict[str, int]
+) -> None:
+    monkeypatch.setenv(fused.KERNEL_ENV, "torch")
+    base, targets = batch(seed=11)
+    leaf = base.float().requires_grad_()
+    loss = cross_entropy(leaf, targets, kernel="triton", z_loss=1e-3)
+    loss.backward()  # the backward op runs under the forward's kernel, not the variable
+    assert interpreter == {"stats": 1, "apply": 1}
+    composed = cross_entropy(base.float(), targets, kernel="torch", z_loss=1e-3)
+    assert interpreter == {"stats": 1, "apply": 1}
+    want, want_grad = core_loss_and_grad(base, targets, torch.ones(()), z_loss=1e-3)
+    assert_close(loss, want, torch.float32)
+    assert_close(composed, want, torch.float32)
+    assert leaf.grad is not None
+    assert_close(leaf.grad, want_grad, torch.float32)
+
+
+def test_kernel_keyword_on_the_linear_loss_and_module(
+    monkeypatch: pytest.MonkeyPatch, interpreter: dict[str, int]
+) -> None:
+    monkeypatch.setenv(fused.KERNEL_ENV, "auto")  # auto: the C kernel (or composed) on CPU
+    head = crossent.torch.LinearCrossEntropy(D, 100, bias=True, kernel="triton", reduction="none")
+    hidden = torch.randn(N, D, generator=torch.Generator().manual_seed(12))
+    targets = torch.randint(0, 100, (N,), generator=torch.Generator().manual_seed(13))
+    loss = head(hidden, targets)
+    loss.sum().backward()  # "none": the backward op recomputes the logits, under "triton"
+    assert interpreter == {"stats": 1, "apply": 1}
+    assert "kernel='triton'" in repr(head)
+    w, b = head.weight.detach().double(), head.bias.detach().double()
+    ref = w.clone().requires_grad_()
+    want = crossent.softmax_cross_entropy(hidden.double() @ ref.T + b, targets, reduction="none")
+    want.sum().backward()
+    assert_close(loss, want, torch.float32)
+    assert head.weight.grad is not None and ref.grad is not None
+    assert_close(head.weight.grad, ref.grad, torch.float32)
+    linear_cross_entropy(hidden, head.weight.detach(), targets, kernel="auto")
+    assert interpreter == {"stats": 1, "apply": 1}  # auto on a CPU tensor: not Triton
+
+
+def test_kernel_triton_without_the_interpreter_names_the_keyword(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("TRITON_INTERPRET")
+    monkeypatch.setenv(fused.KERNEL_ENV, "auto")
+    logits, targets = batch()
+    with pytest.raises(RuntimeError, match=r"`kernel`='triton' cannot run on a cpu tensor: Triton"):
+        cross_entropy(logits.float(), targets, kernel="triton")
+    with pytest.raises(RuntimeError, match="TRITON_INTERPRET=1"):
+        linear_cross_entropy(torch.zeros(2, 3), torch.zeros(4, 3), targets[:2], kernel="triton")
+    with pytest.raises(RuntimeError, match="`kernel`='triton'"):
+        crossent.torch.LinearCrossEntropy(3, 4, kernel="triton")(torch.zeros(2, 3), targets[:2])
+
+
+def test_kernel_c_without_the_compiled_kernel_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from crossent.torch.fused import kernels
+
+    monkeypatch.setattr(kernels, "_KERNEL", kernels.KernelLibrary(module="nope._kernel"))
+    with pytest.raises(RuntimeError, match="`kernel`='c' asks for the compiled CPU kernel"):
+        cross_entropy(torch.randn(2, 3), torch.tensor([0, 1]), kernel="c")
+    with pytest.raises(RuntimeError, match="`kernel`='c' asks for the compiled CPU kernel"):
+        linear_cross_entropy(torch.randn(2, 3), torch.randn(4, 3), torch.tensor([0, 1]), kernel="c")
+
+
+@pytest.mark.parametrize(
+    ("kernel", "error", "match"),
+    [
+        (
+            "cuda",
+            ValueError,
+            r"`kernel` must be one of 'auto', 'c', 'torch', 'triton' or None; got kernel='cuda'\.",
+        ),
+        (1, TypeError, r"got kernel=1\."),
+    ],
+)
+def test_bad_kernel_values(kernel: Any, error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        cross_entropy(torch.randn(2, 3), torch.tensor([0, 1]), kernel=kernel)
+    with pytest.raises(error, match=match):
+        crossent.torch.LinearCrossEntropy(3, 4, kernel=kernel)
+
+
+def test_out_of_range_targets_are_caught_without_reading_them_on_the_host() -> None:
+    """With value checks off (as on an accelerator by default) the Triton path still stops
+    out-of-range targets, by an asynchronous assert (a device-side assert on CUDA)."""
+    logits = torch.randn(4, 6)
+    targets = torch.tensor([0, 6, -100, 2])
+    with pytest.raises(ValueError, match="class index 6 is out of range"):
+        cross_entropy(logits, targets)  # CPU default: read on the host
+    with crossent.validation(False):
+        for inplace in (False, True):
+            with pytest.raises(RuntimeError, match="out of range for 6 classes"):
+                leaf = logits.clone().requires_grad_()
+                cross_entropy(leaf * 1, targets, inplace_backward=inplace)
+        with pytest.raises(RuntimeError, match="out of range for 6 classes"):
+            linear_cross_entropy(torch.randn(4, 3), torch.randn(6, 3), targets)
+        assert torch.isfinite(cross_entropy(logits, targets.clamp(max=5)))
+
+
+def test_compiled_graph_calls_the_triton_op(interpreter: dict[str, int]) -> None:
+    """``torch.compile(fullgraph=True)`` sees one custom op with the kernel as an argument."""
+    base, targets = batch(seed=14)
+
+    def loss_fn(z: torch.Tensor) -> torch.Tensor:
+        return cross_entropy(z, targets, kernel="triton", label_smoothing=0.1)
+
+    z = base.float().requires_grad_()
+    loss = torch.compile(loss_fn, fullgraph=True, backend="aot_eager")(z)
+    loss.backward()
+    assert interpreter == {"stats": 1, "apply": 1}
+    want, want_grad = core_loss_and_grad(base, targets, torch.ones(()), label_smoothing=0.1)
+    assert_close(loss, want, torch.float32)
+    assert z.grad is not None
+    assert_close(z.grad, want_grad, torch.float32)

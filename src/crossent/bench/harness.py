@@ -4,6 +4,11 @@ Every case is a workload of :mod:`crossent.bench.workloads` run in a fresh Pytho
 (so that peak memory is that variant's alone), with warm-up runs first and the median of
 the timed repeats reported. Cases of one group run back to back in the same invocation,
 so their ratios compare runs made under the same machine load.
+
+``device="cuda"`` runs the GPU tables instead (:func:`cuda_cases`): the same workloads on
+CUDA tensors, timed with CUDA events, against Liger-Kernel and Cut Cross-Entropy where they
+are installed; ``dry_run=True`` runs them on CPU tensors (the Triton kernels in Triton's
+interpreter) to exercise that code where there is no GPU. No GPU target is stated.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ CASE_TIMEOUT_S = 900
 """A case that runs longer than this is reported as failed (not waited for)."""
 
 TORCH_OPS_ENV = {"CROSSENT_KERNEL": "torch"}
+TRITON_ENV = {"CROSSENT_KERNEL": "triton"}
+DRY_RUN_ENV = {"TRITON_INTERPRET": "1"}
+"""Set in a dry run's processes, so that the Triton kernels run on CPU tensors."""
 
 GROUPS = ("ce", "lce", "numpy", "sweep", "vp")
 """The tables of ``crossent bench`` (``--only``); a case's group is one of them, the
@@ -47,6 +55,7 @@ class Case:
     warmup: int = 1
     repeats: int = 5
     ranks: int = 1  # > 1: started with torch.distributed.run, gloo; rank 0 reports
+    device: str = "cpu"  # "cuda": timed with CUDA events (see crossent.bench.workloads)
 
 
 @dataclass
@@ -116,6 +125,19 @@ QUICK = Sizes(
     distill=(512, 512, 16384),
 )
 """Smaller sizes for ``--quick`` (a few minutes), without the fallback runs."""
+
+DRY_RUN = Sizes(
+    ce=(64, 1000),
+    lce=(64, 32, 1000),
+    numpy=(200, 10),
+    sweep_ce_v=(),
+    sweep_ce_n=(),
+    sweep_lce_v=(),
+    sweep_lce_d=32,
+    repeats=2,
+    sweep_repeats=1,
+)
+"""The sizes of a dry run of the CUDA tables on CPU (the Triton interpreter is slow)."""
 
 
 def cases(sizes: Sizes) -> list[Case]:
@@ -221,15 +243,52 @@ def distillation_cases(sizes: Sizes) -> list[Case]:
     ]
 
 
-def run_case(case: Case, python: str = sys.executable) -> Result:
-    """Run one case in its own process."""
+def cuda_cases(sizes: Sizes) -> list[Case]:
+    """The GPU tables: fused CE and linear CE against PyTorch, Liger-Kernel and Cut
+    Cross-Entropy (each where installed), crossent on its Triton kernels and on composed
+    torch ops, and the same floors as on CPU."""
+    n, c = sizes.ce
+    ce = {"n": n, "c": c}
+    r = sizes.repeats
+    out = [
+        Case("ce-cuda", label, workload, ce, dict(env), repeats=r, device="cuda")
+        for label, workload, env in (
+            ("F.cross_entropy", "ce_torch", {}),
+            ("crossent cross_entropy, Triton", "ce_crossent", TRITON_ENV),
+            ("crossent cross_entropy, in place, Triton", "ce_crossent_inplace", TRITON_ENV),
+            ("crossent in place, torch ops", "ce_crossent_inplace", TORCH_OPS_ENV),
+            ("Liger-Kernel LigerCrossEntropyLoss", "ce_liger", {}),
+            ("floor: 1 read + 1 read-write pass", "ce_floor", {}),
+        )
+    ]
+    n, d, v = sizes.lce
+    lce = {"n": n, "d": d, "v": v}
+    out += [
+        Case("lce-cuda", label, workload, lce, dict(env), repeats=r, device="cuda")
+        for label, workload, env in (
+            ("naive F.cross_entropy(h @ W.T, y)", "lce_naive", {}),
+            ("F.linear_cross_entropy", "lce_torch", {}),
+            ("Cut Cross-Entropy", "lce_cce", {}),
+            ("Liger-Kernel LigerFusedLinearCrossEntropyLoss", "lce_liger", {}),
+            ("crossent linear_cross_entropy, Triton", "lce_crossent", TRITON_ENV),
+            ("crossent linear CE, torch ops", "lce_crossent", TORCH_OPS_ENV),
+            ("floor: the three matmuls", "lce_floor", {}),
+        )
+    ]
+    return out
+
+
+def run_case(case: Case, python: str = sys.executable, dry_run: bool = False) -> Result:
+    """Run one case in its own process (``dry_run``: a CUDA case on CPU tensors)."""
     spec = json.dumps(
         {
             "workload": case.workload,
             "params": case.params,
-            "env": case.env,
+            "env": {**case.env, **DRY_RUN_ENV} if dry_run else case.env,
             "warmup": case.warmup,
             "repeats": case.repeats,
+            "device": case.device,
+            "dry_run": dry_run,
         }
     )
     launcher = [python]
@@ -486,6 +545,7 @@ def render(results: Sequence[Result]) -> tuple[str, list[dict[str, Any]]]:
             goal("... at equal results (|difference| ≤ 1e-9)", diff, 1e-9)
     out += _vp_table(results)
     out += _distillation_table(results, goal)
+    out += _cuda_tables(results)
     sweep = [r for r in results if r.case.group.startswith("sweep")]
     if sweep:
         rows = []
@@ -651,6 +711,46 @@ def _distillation_table(
     ]
 
 
+def _cuda_tables(results: Sequence[Result]) -> list[str]:
+    """The GPU tables: times and peak memory as ratios to PyTorch and to the floor; no
+    targets (nothing is claimed for a GPU until it is measured on one)."""
+    out: list[str] = []
+    for group, baseline, what in (
+        ("ce-cuda", "ce_torch", "Cross-entropy on logits [{n}, {c}]"),
+        ("lce-cuda", "lce_naive", "Linear + cross-entropy, N={n}, D={d}, V={v}"),
+    ):
+        rs = [r for r in results if r.case.group == group]
+        if not rs:
+            continue
+        base = _find(rs, baseline)
+        floor = _find(rs, "ce_floor" if group == "ce-cuda" else "lce_floor")
+        rows = []
+        for r in rs:
+            if r.status != "ok":
+                rows.append([r.case.label, r.status, "", "", "", "", ""])
+                continue
+            rows.append(
+                [
+                    r.case.label,
+                    r.kernel or "",
+                    f"{r.time:.4f}",
+                    _ratio(r, base),
+                    _ratio(r, floor),
+                    _mib(r.memory),
+                    _value(r),
+                ]
+            )
+        out.append(
+            f"\n### {what.format(**rs[0].case.params)} float32 on CUDA, forward + backward\n\n"
+            "Time between CUDA events; peak extra: `torch.cuda.max_memory_allocated()` above "
+            "the allocation when the repeat began. No target is stated for a GPU.\n"
+        )
+        ratio = "× F.cross_entropy" if group == "ce-cuda" else "× naive"
+        headers = ["variant", "kernel", "time (s)", ratio, "× floor", "peak extra (MiB)", "loss"]
+        out.append(_table(headers, rows))
+    return out
+
+
 def _num(text: str) -> float | None:
     try:
         return float(text)
@@ -665,6 +765,8 @@ def run(
     sizes: Sizes | None = None,
     selected: Callable[[Case], bool] | None = None,
     progress: Callable[[str], None] | None = None,
+    device: str = "cpu",
+    dry_run: bool = False,
 ) -> dict[str, Any]:
     """Run every case (``quick``: the small sizes), render the tables, optionally save JSON.
 
@@ -675,6 +777,11 @@ def run(
         sizes: other sizes than both (tests). Default: ``None``.
         selected: run only the cases it returns True for. Default: ``None`` (all).
         progress: called with one line before each case. Default: ``None``.
+        device: ``"cpu"`` (the CPU tables) or ``"cuda"`` (the GPU tables, :func:`cuda_cases`).
+            Default: ``"cpu"``.
+        dry_run: run the GPU tables on CPU tensors at :data:`DRY_RUN` sizes (unless
+            ``sizes`` is given), Triton in its interpreter: their code is exercised, and
+            the numbers measure nothing. Default: ``False``.
 
     Returns:
         The JSON-able results: ``command``, ``machine``, ``seconds``, ``cases`` (each with
@@ -682,26 +789,39 @@ def run(
         Markdown ``table``.
     """
     if sizes is None:
-        sizes = QUICK if quick else FULL
-    todo = [c for c in cases(sizes) if selected is None or selected(c)]
+        sizes = DRY_RUN if dry_run else QUICK if quick else FULL
+    all_cases = cuda_cases(sizes) if device == "cuda" else cases(sizes)
+    todo = [c for c in all_cases if selected is None or selected(c)]
     info = machine()
+    if device == "cuda" and not dry_run:
+        import torch
+
+        info["gpu"] = torch.cuda.get_device_name()
     started = time.time()
     results = []
     for i, case in enumerate(todo, 1):
         if progress is not None:
             progress(f"[{i}/{len(todo)}] {case.group}: {case.label} {case.params}")
         began = time.perf_counter()
-        result = run_case(case)
+        result = run_case(case, dry_run=dry_run)
         result.wall = time.perf_counter() - began
         results.append(result)
     table, goals = render(results)
-    if sizes is not FULL:
+    if dry_run:
+        table = (
+            "_Dry run: the CUDA tables' code on CPU tensors (the Triton kernels in Triton's "
+            "interpreter); these numbers measure nothing._\n\n" + table
+        )
+    elif sizes is not FULL:
         table = (
             "_Smaller sizes than the targets are stated for: the verdicts below are "
             "indicative only; run `crossent bench` for the real ones._\n\n" + table
         )
     report = {
-        "command": "crossent bench" + (" --quick" if quick else ""),
+        "command": "crossent bench"
+        + (" --quick" if quick else "")
+        + (" --device cuda" if device == "cuda" else "")
+        + (" --dry-run" if dry_run else ""),
         "machine": info,
         "seconds": round(time.time() - started, 1),
         "cases": [

@@ -11,6 +11,12 @@ memory*: every page the workload touched beyond its inputs, whatever allocated i
 (PyTorch, NumPy, the C kernel, compiled code). Free memory the allocator kept from earlier
 repeats is handed back first (glibc ``malloc_trim``), so that reused pages count too. Where ``/proc`` cannot be reset, the
 ``getrusage`` peak is used, which is only a bound.
+
+On CUDA (``"device": "cuda"`` in the spec) each repeat is timed with CUDA events and its
+peak extra memory is ``torch.cuda.max_memory_allocated()`` above what was allocated when
+it began (:class:`CudaClock`). A dry run (``"dry_run": true``) runs the same workloads on
+CPU tensors, with wall time in place of the events and no memory figure
+(:class:`DryClock`): it exercises the CUDA benchmark's code where there is no GPU.
 """
 
 from __future__ import annotations
@@ -88,12 +94,70 @@ def measure(prepare: Prepare, run: Run, warmup: int, repeats: int) -> dict[str, 
     return {"times": times, "peak_extra": peaks, "value": value, "exact_memory": exact}
 
 
+class CudaClock:
+    """One repeat on the GPU: CUDA events around it, the allocator's peak above its start."""
+
+    def __init__(self) -> None:
+        import torch
+
+        self._cuda = torch.cuda
+        self._start: Any = None
+        self._base = 0
+
+    def begin(self) -> None:
+        cuda = self._cuda
+        cuda.synchronize()
+        cuda.reset_peak_memory_stats()
+        self._base = cuda.memory_allocated()
+        self._start = cuda.Event(enable_timing=True)
+        self._start.record()
+
+    def end(self) -> tuple[float, int]:
+        """Seconds between the events and the peak bytes allocated beyond the start."""
+        cuda = self._cuda
+        stop = cuda.Event(enable_timing=True)
+        stop.record()
+        cuda.synchronize()
+        seconds = self._start.elapsed_time(stop) / 1000  # elapsed_time is in milliseconds
+        return seconds, max(0, cuda.max_memory_allocated() - self._base)
+
+
+class DryClock:
+    """:class:`CudaClock`'s stand-in in a dry run on CPU: wall time, and no memory figure."""
+
+    def __init__(self) -> None:
+        self._start = 0.0
+
+    def begin(self) -> None:
+        self._start = time.perf_counter()
+
+    def end(self) -> tuple[float, int]:
+        return time.perf_counter() - self._start, 0
+
+
+def measure_device(
+    prepare: Prepare, run: Run, warmup: int, repeats: int, clock: CudaClock | DryClock
+) -> dict[str, Any]:
+    """:func:`measure` on a GPU: ``clock`` times each repeat and reads its peak memory."""
+    times, peaks, value = [], [], float("nan")
+    for i in range(warmup + repeats):
+        state = prepare()
+        clock.begin()
+        value = run(state)
+        elapsed, peak = clock.end()
+        del state
+        if i >= warmup:
+            times.append(elapsed)
+            peaks.append(peak)
+    return {"times": times, "peak_extra": peaks, "value": value, "exact_memory": True}
+
+
 # ---------------------------------------------------------------------------------------
 # Cross-entropy on logits [N, C]
 # ---------------------------------------------------------------------------------------
 
 
-def _logits_source(n: int, c: int) -> tuple[Callable[[], Any], Any]:
+def _logits_source(n: int, c: int, device: str = "cpu") -> tuple[Callable[[], Any], Any]:
     """Fresh logits for each repeat, as the output of an autograd op that ends the graph.
 
     The logits are a non-leaf tensor that requires grad (as a model's output is), and their
@@ -102,8 +166,8 @@ def _logits_source(n: int, c: int) -> tuple[Callable[[], Any], Any]:
     import torch
 
     gen = torch.Generator().manual_seed(0)
-    master = torch.randn(n, c, generator=gen)
-    targets = torch.randint(0, c, (n,), generator=gen)
+    master = torch.randn(n, c, generator=gen).to(device)
+    targets = torch.randint(0, c, (n,), generator=gen).to(device)
 
     class Source(torch.autograd.Function):
         @staticmethod
@@ -120,11 +184,11 @@ def _logits_source(n: int, c: int) -> tuple[Callable[[], Any], Any]:
     return fresh, targets
 
 
-def ce_workload(name: str, n: int, c: int, **_: Any) -> tuple[Prepare, Run]:
+def ce_workload(name: str, n: int, c: int, device: str = "cpu", **_: Any) -> tuple[Prepare, Run]:
     import torch
     import torch.nn.functional as F
 
-    fresh, _targets = _logits_source(n, c)
+    fresh, _targets = _logits_source(n, c, device)
     if name == "ce_floor":
 
         def prepare_floor() -> Any:
@@ -137,9 +201,17 @@ def ce_workload(name: str, n: int, c: int, **_: Any) -> tuple[Prepare, Run]:
 
         return prepare_floor, floor
 
+    liger: Any = None
+    if name == "ce_liger":
+        from liger_kernel.transformers import LigerCrossEntropyLoss
+
+        liger = LigerCrossEntropyLoss()
+
     def loss_fn(logits: Any, targets: Any) -> Any:
         if name == "ce_torch":
             return F.cross_entropy(logits, targets)
+        if liger is not None:
+            return liger(logits, targets)
         from crossent.torch import cross_entropy
 
         return cross_entropy(logits, targets, inplace_backward=name.endswith("inplace"))
@@ -166,14 +238,16 @@ def naive_linear_cross_entropy(hidden: Any, weight: Any, targets: Any) -> Any:
     return F.cross_entropy(hidden @ weight.T, targets)
 
 
-def lce_workload(name: str, n: int, d: int, v: int, **_: Any) -> tuple[Prepare, Run]:
+def lce_workload(
+    name: str, n: int, d: int, v: int, device: str = "cpu", **_: Any
+) -> tuple[Prepare, Run]:
     import torch
     import torch.nn.functional as F
 
     gen = torch.Generator().manual_seed(0)
-    hidden = torch.randn(n, d, generator=gen).requires_grad_()
-    weight = (torch.randn(v, d, generator=gen) / d**0.5).requires_grad_()
-    targets = torch.randint(0, v, (n,), generator=gen)
+    hidden = torch.randn(n, d, generator=gen).to(device).requires_grad_()
+    weight = (torch.randn(v, d, generator=gen) / d**0.5).to(device).requires_grad_()
+    targets = torch.randint(0, v, (n,), generator=gen).to(device)
 
     def prepare() -> Any:
         hidden.grad = None
@@ -200,7 +274,15 @@ def lce_workload(name: str, n: int, d: int, v: int, **_: Any) -> tuple[Prepare, 
     elif name == "lce_cce":
         from cut_cross_entropy import linear_cross_entropy as cce
 
-        fn = functools.partial(cce, impl="torch_compile")
+        # its Triton kernels on a GPU, its torch.compile path on CPU
+        fn = cce if device == "cuda" else functools.partial(cce, impl="torch_compile")
+    elif name == "lce_liger":
+        from liger_kernel.transformers import LigerFusedLinearCrossEntropyLoss
+
+        liger = LigerFusedLinearCrossEntropyLoss()
+
+        def fn(h: Any, w: Any, y: Any) -> Any:
+            return liger(w, h, y)  # Liger takes the weight first
     else:
         from crossent.torch import linear_cross_entropy
 
@@ -379,8 +461,14 @@ def vp_workload(name: str, n: int, d: int, v: int, **_: Any) -> tuple[Prepare, R
 
 
 WORKLOADS: dict[str, Callable[..., tuple[Prepare, Run]]] = {
-    **{k: ce_workload for k in ("ce_torch", "ce_crossent", "ce_crossent_inplace", "ce_floor")},
-    **{k: lce_workload for k in ("lce_naive", "lce_torch", "lce_cce", "lce_crossent", "lce_floor")},
+    **{
+        k: ce_workload
+        for k in ("ce_torch", "ce_crossent", "ce_crossent_inplace", "ce_floor", "ce_liger")
+    },
+    **{
+        k: lce_workload
+        for k in ("lce_naive", "lce_torch", "lce_cce", "lce_crossent", "lce_floor", "lce_liger")
+    },
     **{k: numpy_workload for k in ("np_crossent", "np_crossent_probs", "np_sklearn")},
     **{k: ld_workload for k in ("ld_naive", "ld_crossent", "ld_floor")},
     **{
@@ -405,12 +493,18 @@ def main(argv: list[str]) -> int:
 
         torch.set_num_threads(1)  # one rank per core
         dist.init_process_group("gloo")
-    prepare, run = WORKLOADS[name](name, **spec["params"])
-    result = measure(prepare, run, spec["warmup"], spec["repeats"])
+    device, dry_run = spec.get("device", "cpu"), bool(spec.get("dry_run", False))
+    tensors_on = "cpu" if dry_run else device
+    prepare, run = WORKLOADS[name](name, device=tensors_on, **spec["params"])
+    if device == "cuda":
+        clock = DryClock() if dry_run else CudaClock()
+        result = measure_device(prepare, run, spec["warmup"], spec["repeats"], clock)
+    else:
+        result = measure(prepare, run, spec["warmup"], spec["repeats"])
     if name.startswith(("ce_crossent", "lce_crossent", "vp_crossent")):
         from crossent.torch.fused import kernel_backend
 
-        result["kernel"] = kernel_backend()
+        result["kernel"] = kernel_backend(tensors_on)
     if distributed:
         result["collective_bytes"] = COLLECTIVE_BYTES["last"]
         rank = dist.get_rank()

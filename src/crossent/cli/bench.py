@@ -28,6 +28,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="GROUPS",
         help="comma-separated tables to run: ce, lce, numpy, sweep, vp (default: all)",
     )
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="cuda: the CE and linear CE tables on a GPU, timed with CUDA events (default: cpu)",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="with --device cuda: run the GPU tables' code on CPU tensors at tiny sizes "
+        "(Triton in its interpreter); the numbers measure nothing",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
         The exit code, 0.
 
     Raises:
-        InputError: ``--json`` naming a folder, unknown tables in ``--only``.
+        InputError: ``--json`` naming a folder, unknown tables in ``--only``, ``--dry-run``
+            without ``--device cuda``, ``--device cuda`` where torch sees no GPU.
     """
     from crossent.bench import run as run_benchmarks
     from crossent.bench.harness import GROUPS
@@ -52,8 +65,21 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(
                 f"`--only` takes a comma-separated list of {', '.join(GROUPS)}; got {args.only!r}."
             )
+    if args.dry_run and args.device != "cuda":
+        raise InputError("`--dry-run` goes with `--device cuda`; got --device cpu.")
+    if args.device == "cuda" and not args.dry_run:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise InputError(
+                "`--device cuda` needs a CUDA GPU, and torch finds none "
+                "(torch.cuda.is_available() is False); `--dry-run` runs the GPU tables' "
+                "code on CPU."
+            )
     report = run_benchmarks(
         quick=args.quick,
+        device=args.device,
+        dry_run=args.dry_run,
         json_path=args.json,
         selected=lambda case: case.group.split("-")[0] in groups,
         progress=lambda line: print(line, file=sys.stderr, flush=True),

@@ -45,8 +45,10 @@ of a loss whose gradient is written in place. Layers, as in Liger-Kernel, one mo
 
 Why two passes in C rather than composed ops or ``torch.compile`` of ``F.cross_entropy``,
 and how the chunk size trades time for memory, is measured by ``crossent bench`` and
-recorded in ``benchmarks/README.md``. GPU use goes through the composed torch ops; it is
-tested for correctness on CPU only and no GPU performance is claimed.
+recorded in ``benchmarks/README.md``. On CUDA tensors the two passes run as Triton kernels
+(:mod:`~crossent.torch.fused.triton_kernels`, chosen by ``kernel="auto"`` or
+``"triton"``, or ``CROSSENT_KERNEL``), which are tested for correctness on CPU under
+Triton's interpreter; no GPU performance is claimed.
 
 References:
     Hsu et al. "Liger Kernel: Efficient Triton Kernels for LLM Training." 2024.

@@ -12,6 +12,7 @@ from crossent.torch.fused.functions import (
     CE_CALLER,
     LCE_CALLER,
     CrossEntropyFunction,
+    check_targets_on_device,
     cross_entropy_op,
     linear_cross_entropy_op,
 )
@@ -26,12 +27,27 @@ from crossent.torch.fused.host import (
     prepare_rows,
     row_count,
 )
-from crossent.torch.fused.kernels import stats_dtype
+from crossent.torch.fused.kernels import check_kernel, kernel_backend, kernel_scope, stats_dtype
 
 __all__ = ["LinearCrossEntropy", "cross_entropy", "linear_cross_entropy"]
 
 # Layer 4: public API.
 # ---------------------------------------------------------------------------------------
+
+
+def _require_kernel(kernel: Any, x: torch.Tensor) -> str | None:
+    """``kernel``, checked, and refused now (before any work) when it cannot run on ``x``.
+
+    Raises:
+        TypeError, ValueError: ``kernel`` is not None or one of the choices.
+        RuntimeError: ``"c"`` without the compiled kernel, ``"triton"`` where Triton cannot
+            run on ``x``'s device.
+    """
+    kernel = check_kernel(kernel)
+    if not torch.compiler.is_compiling():  # the ops check again when they run
+        with kernel_scope(kernel):
+            kernel_backend(x.device)
+    return kernel
 
 
 def cross_entropy(
@@ -45,6 +61,7 @@ def cross_entropy(
     reduction: str = "mean",
     inplace_backward: bool = False,
     weight: Any = None,
+    kernel: str | None = None,
 ) -> torch.Tensor:
     r"""Softmax cross-entropy on ``[..., C]`` logits in two fused passes, gradient optionally in place.
 
@@ -85,6 +102,13 @@ def cross_entropy(
             Default: ``False``.
         weight: non-negative per-class weights, shape ``[C]``, or ``None``; not together
             with ``label_smoothing``. Default: ``None``.
+        kernel: which implementation runs the two passes: ``"auto"`` (Triton kernels on
+            CUDA tensors when triton is installed, the compiled C kernel on CPU tensors,
+            composed torch ops elsewhere), ``"c"`` (the compiled CPU kernel; an error where
+            it is not built), ``"torch"`` (composed torch ops) or ``"triton"`` (Triton
+            kernels: CUDA tensors, or CPU tensors under ``TRITON_INTERPRET=1``; an error
+            elsewhere); ``None`` follows ``CROSSENT_KERNEL`` (itself ``"auto"`` when unset).
+            Float64 logits always use the composed ops. Default: ``None``.
 
     Returns:
         0-d tensor for ``"mean"``/``"sum"``, ``logits.shape[:-1]`` for ``"none"``; in
@@ -97,6 +121,11 @@ def cross_entropy(
             viewable as ``[N, C]``). Other saved uses make PyTorch's backward raise
             ``RuntimeError`` (modified by an inplace operation).
         TypeError: non-tensor inputs, non-floating ``logits``, non-integer ``targets``.
+        RuntimeError: ``kernel="c"`` where the compiled kernel is not built,
+            ``kernel="triton"`` where Triton cannot run (no triton; a CPU tensor without
+            ``TRITON_INTERPRET=1``); with the Triton kernels, class indices out of range
+            that the validation policy did not read on the host (on CUDA a device-side
+            assert).
 
     References:
         Hsu et al. "Liger Kernel: Efficient Triton Kernels for LLM Training." 2024.
@@ -114,23 +143,27 @@ def cross_entropy(
     """
     opts = check_options(ignore_index, label_smoothing, z_loss, logit_softcap, reduction)
     check_logits(logits)
+    kernel = _require_kernel(kernel, logits)
     if inplace_decision(logits, inplace_backward, "logits"):
-        rows = prepare_rows(
-            targets,
-            tuple(logits.shape[:-1]),
-            logits.shape[-1],
-            opts,
-            logits.device,
-            stats_dtype(logits),
-            caller=CE_CALLER,
-            weight=weight,
-        )
-        result: torch.Tensor = CrossEntropyFunction.apply(logits, rows, opts, True)
+        # forward writes the gradient too: both passes run here, under `kernel`
+        with kernel_scope(kernel):
+            rows = prepare_rows(
+                targets,
+                tuple(logits.shape[:-1]),
+                logits.shape[-1],
+                opts,
+                logits.device,
+                stats_dtype(logits),
+                caller=CE_CALLER,
+                weight=weight,
+            )
+            check_targets_on_device(rows, logits)
+            result: torch.Tensor = CrossEntropyFunction.apply(logits, rows, opts, True)
         return result
     check_index_targets(targets, CE_CALLER)
     if weight is not None:
         weight = class_weight(weight, opts, targets, logits.device, CE_CALLER)
-    loss, _ = cross_entropy_op(logits, targets, weight, *astuple(opts))
+    loss, _ = cross_entropy_op(logits, targets, weight, *astuple(opts), kernel)
     return loss
 
 
@@ -146,6 +179,7 @@ def linear_cross_entropy(
     logit_softcap: float | None = None,
     reduction: str = "mean",
     chunk_size: int | tuple[int, int] | None = None,
+    kernel: str | None = None,
 ) -> torch.Tensor:
     r"""Softmax cross-entropy of ``hidden @ weight.T + bias`` without materialising the logits.
 
@@ -179,6 +213,9 @@ def linear_cross_entropy(
         chunk_size: rows per chunk, or ``(rows, classes)`` to split the vocabulary as well;
             ``None`` picks chunks of at most 64 MiB of float32 logits (:data:`CHUNK_BYTES`).
             Default: ``None``.
+        kernel: the implementation of the row passes between the matrix products (which
+            are torch's): ``"auto"``, ``"c"``, ``"torch"``, ``"triton"`` or ``None``
+            (``CROSSENT_KERNEL``), as in :func:`cross_entropy`. Default: ``None``.
 
     Returns:
         0-d tensor for ``"mean"``/``"sum"``, ``hidden.shape[:-1]`` for ``"none"``; in
@@ -187,6 +224,7 @@ def linear_cross_entropy(
     Raises:
         ValueError: mismatched shapes, class indices out of range, bad options.
         TypeError: non-tensor inputs, mismatched or non-floating dtypes, non-integer targets.
+        RuntimeError: a ``kernel`` that cannot run here, as in :func:`cross_entropy`.
 
     References:
         Wijmans et al. "Cut Your Losses in Large-Vocabulary Language Models." ICLR 2025.
@@ -202,11 +240,12 @@ def linear_cross_entropy(
     opts = check_options(ignore_index, label_smoothing, z_loss, logit_softcap, reduction)
     check_linear(hidden, weight, bias)
     check_index_targets(targets, LCE_CALLER)
+    kernel = _require_kernel(kernel, hidden)
     chunks = chunking(chunk_size, row_count(hidden), weight.shape[0])
     grad = torch.is_grad_enabled()
     want = [grad and t is not None and t.requires_grad for t in (hidden, weight, bias)]
     loss, *_ = linear_cross_entropy_op(
-        hidden, weight, bias, targets, *astuple(opts), chunks.rows, chunks.cols, want
+        hidden, weight, bias, targets, *astuple(opts), chunks.rows, chunks.cols, want, kernel
     )
     return loss
 
@@ -228,6 +267,7 @@ class LinearCrossEntropy(nn.Module):
         logit_softcap: Default: ``None``.
         reduction: Default: ``"mean"``.
         chunk_size: Default: ``None``.
+        kernel: as :func:`linear_cross_entropy`. Default: ``None``.
         device: Default: ``None``.
         dtype: Default: ``None``.
 
@@ -257,11 +297,13 @@ class LinearCrossEntropy(nn.Module):
         logit_softcap: float | None = None,
         reduction: str = "mean",
         chunk_size: int | tuple[int, int] | None = None,
+        kernel: str | None = None,
         device: Any = None,
         dtype: Any = None,
     ) -> None:
         super().__init__()
         check_options(ignore_index, label_smoothing, z_loss, logit_softcap, reduction)
+        check_kernel(kernel)
         linear = nn.Linear(in_features, num_classes, bias=bias, device=device, dtype=dtype)
         self.weight = linear.weight
         self.bias = linear.bias
@@ -272,6 +314,7 @@ class LinearCrossEntropy(nn.Module):
             "logit_softcap": logit_softcap,
             "reduction": reduction,
             "chunk_size": chunk_size,
+            "kernel": kernel,
         }
 
     def forward(self, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

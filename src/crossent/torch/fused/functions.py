@@ -13,6 +13,10 @@ Two paths hold Python state that a custom op cannot take and stay autograd funct
 (``inplace_backward=True``, :class:`CrossEntropyFunction`) and the vocabulary-parallel
 losses, whose row statistics pass through collectives (:mod:`crossent.torch.distributed`).
 
+Each op takes the ``kernel`` choice of the public functions as an argument and runs its
+passes under it (:func:`~crossent.torch.fused.kernels.kernel_scope`), backward included,
+so that one op serves every kernel.
+
 Every backward is a closed form computed without autograd; under ``create_graph=True``
 its result carries a node that refuses a second derivative with a message naming
 :func:`crossent.softmax_cross_entropy` (:func:`first_derivative_only`).
@@ -42,7 +46,7 @@ from crossent.torch.fused.host import (
     scale_grads,
     upstream_scale,
 )
-from crossent.torch.fused.kernels import RowStats, stats_dtype
+from crossent.torch.fused.kernels import RowStats, kernel_scope, stats_dtype, uses_triton
 
 __all__ = [
     "CrossEntropyFunction",
@@ -105,7 +109,7 @@ def _rows(
     caller: str,
     weight: torch.Tensor | None = None,
 ) -> Rows:
-    return prepare_rows(
+    rows = prepare_rows(
         targets,
         batch_shape,
         n_classes,
@@ -114,6 +118,24 @@ def _rows(
         stats_dtype(like),
         caller=caller,
         weight=weight,
+    )
+    check_targets_on_device(rows, like)
+    return rows
+
+
+def check_targets_on_device(rows: Rows, like: torch.Tensor) -> None:
+    """On the Triton kernels' path, class indices out of range stop the computation on the
+    device without a host synchronisation (``torch._assert_async``: on CUDA a device-side
+    assert, on CPU a ``RuntimeError``). The host reads the targets only under the
+    validation policy, which is off on accelerators by default; the kernels themselves take
+    indices outside the columns as another column chunk's."""
+    if not uses_triton(like) or rows.indices.numel() == 0:
+        return
+    idx = rows.indices
+    torch._assert_async(
+        ((idx >= 0) & (idx < rows.n_classes)).all(),
+        f"`targets`: a class index is out of range for {rows.n_classes} classes "
+        "(checked on the device).",
     )
 
 
@@ -135,13 +157,15 @@ def cross_entropy_op(
     z_loss: float,
     logit_softcap: float | None,
     reduction: str,
+    kernel: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The loss (reduced) and the row log-sum-exps ``[N]`` of :func:`crossent.torch.cross_entropy`."""
     opts = _options(ignore_index, label_smoothing, z_loss, logit_softcap, reduction)
-    rows = _rows(
-        targets, tuple(logits.shape[:-1]), logits.shape[-1], opts, logits, CE_CALLER, weight
-    )
-    _, stats, loss = logits_loss(logits, rows, opts)
+    with kernel_scope(kernel):
+        rows = _rows(
+            targets, tuple(logits.shape[:-1]), logits.shape[-1], opts, logits, CE_CALLER, weight
+        )
+        _, stats, loss = logits_loss(logits, rows, opts)
     return loss, stats.lse
 
 
@@ -155,6 +179,7 @@ def _cross_entropy_fake(
     z_loss: float,
     logit_softcap: float | None,
     reduction: str,
+    kernel: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     shape = tuple(logits.shape[:-1]) if reduction == "none" else ()
     lse = logits.new_empty((row_count(logits),), dtype=stats_dtype(logits))
@@ -173,15 +198,18 @@ def cross_entropy_backward_op(
     z_loss: float,
     logit_softcap: float | None,
     reduction: str,
+    kernel: str | None = None,
 ) -> torch.Tensor:
     """``grad_loss · ∂loss/∂logits`` of :func:`cross_entropy_op` from its row log-sum-exps."""
     opts = _options(ignore_index, label_smoothing, z_loss, logit_softcap, reduction)
-    rows = _rows(
-        targets, tuple(logits.shape[:-1]), logits.shape[-1], opts, logits, CE_CALLER, weight
-    )
-    x = prepare_logits(logits)
-    out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
-    logits_gradient(x, out, rows, opts, lse, upstream_scale(grad_loss, reduction, lse.dtype))
+    with kernel_scope(kernel):
+        rows = _rows(
+            targets, tuple(logits.shape[:-1]), logits.shape[-1], opts, logits, CE_CALLER, weight
+        )
+        x = prepare_logits(logits)
+        out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+        scale = upstream_scale(grad_loss, reduction, lse.dtype)
+        logits_gradient(x, out, rows, opts, lse, scale)
     return out.view(logits.shape)
 
 
@@ -197,6 +225,7 @@ def _cross_entropy_backward_fake(
     z_loss: float,
     logit_softcap: float | None,
     reduction: str,
+    kernel: str | None = None,
 ) -> torch.Tensor:
     return logits.new_empty(logits.shape)
 
@@ -214,7 +243,7 @@ def _cross_entropy_backward(ctx: Any, grad_loss: torch.Tensor, _grad_lse: Any) -
     with torch.no_grad():
         g = cross_entropy_backward_op(grad_loss, logits, targets, weight, lse, *ctx.options)
     (g,) = first_derivative_only((g,), CE_CALLER)
-    return (g, *[None] * 7)
+    return (g, *[None] * 8)
 
 
 cross_entropy_op.register_autograd(_cross_entropy_backward, setup_context=_cross_entropy_setup)
@@ -273,23 +302,25 @@ def linear_cross_entropy_op(
     chunk_rows: int,
     chunk_cols: int,
     want: list[bool],
+    kernel: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """The loss, the row log-sum-exps ``[N]`` and — for ``"mean"``/``"sum"``, when ``want``
     names them — the gradients of (hidden, weight, bias) for an incoming gradient of 1,
     computed during the forward pass (empty tensors otherwise)."""
     opts = _options(ignore_index, label_smoothing, z_loss, logit_softcap, reduction)
     batch_shape = tuple(hidden.shape[:-1])
-    rows = _rows(targets, batch_shape, weight.shape[0], opts, hidden, LCE_CALLER)
     now = any(want) and reduction != "none"
-    stats, grads = linear_chunks(
-        hidden_rows(hidden),
-        weight,
-        bias,
-        rows,
-        opts,
-        Chunking(chunk_rows, chunk_cols),
-        want=(want[0], want[1], want[2]) if now else None,
-    )
+    with kernel_scope(kernel):
+        rows = _rows(targets, batch_shape, weight.shape[0], opts, hidden, LCE_CALLER)
+        stats, grads = linear_chunks(
+            hidden_rows(hidden),
+            weight,
+            bias,
+            rows,
+            opts,
+            Chunking(chunk_rows, chunk_cols),
+            want=(want[0], want[1], want[2]) if now else None,
+        )
     loss = reduce_loss(rows_loss(rows, stats, opts), rows, opts, batch_shape).to(hidden.dtype)
     dh, dw, db = _linear_outputs(grads, hidden, weight, bias, want if now else [False] * 3)
     return loss, stats.lse, dh, dw, db
@@ -309,6 +340,7 @@ def _linear_cross_entropy_fake(
     chunk_rows: int,
     chunk_cols: int,
     want: list[bool],
+    kernel: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     shape = tuple(hidden.shape[:-1]) if reduction == "none" else ()
     lse = hidden.new_empty((row_count(hidden),), dtype=stats_dtype(hidden))
@@ -333,25 +365,27 @@ def linear_cross_entropy_backward_op(
     chunk_rows: int,
     chunk_cols: int,
     want: list[bool],
+    kernel: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The gradients of (hidden, weight, bias) times ``grad_loss``, recomputing the logits
     chunk by chunk from the row log-sum-exps (empty tensors for those not in ``want``)."""
     opts = _options(ignore_index, label_smoothing, z_loss, logit_softcap, reduction)
-    rows = _rows(targets, tuple(hidden.shape[:-1]), weight.shape[0], opts, hidden, LCE_CALLER)
-    scale = upstream_scale(grad_loss, reduction, rows.row_weight.dtype)
     n = row_count(hidden)
     known = RowStats(lse, lse.new_zeros(n), lse.new_zeros(n))
-    _, grads = linear_chunks(
-        hidden_rows(hidden),
-        weight,
-        bias,
-        rows,
-        opts,
-        Chunking(chunk_rows, chunk_cols),
-        want=(want[0], want[1], want[2]),
-        scale=scale,
-        known=known,
-    )
+    with kernel_scope(kernel):
+        rows = _rows(targets, tuple(hidden.shape[:-1]), weight.shape[0], opts, hidden, LCE_CALLER)
+        scale = upstream_scale(grad_loss, reduction, rows.row_weight.dtype)
+        _, grads = linear_chunks(
+            hidden_rows(hidden),
+            weight,
+            bias,
+            rows,
+            opts,
+            Chunking(chunk_rows, chunk_cols),
+            want=(want[0], want[1], want[2]),
+            scale=scale,
+            known=known,
+        )
     dtypes = _backward_dtypes(hidden, weight, bias)
     got = scale_grads(grads or LinearGrads(None, None, None), None, dtypes)
     if got[0] is not None:
@@ -385,6 +419,7 @@ def _linear_cross_entropy_backward_fake(
     chunk_rows: int,
     chunk_cols: int,
     want: list[bool],
+    kernel: str | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     shapes = [s for _, s in _linear_grad_shapes(hidden, weight, bias, want)]
     dtypes = _backward_dtypes(hidden, weight, bias)
@@ -394,7 +429,7 @@ def _linear_cross_entropy_backward_fake(
 
 def _linear_setup(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
     hidden, weight, bias, targets, *options = inputs
-    want, reduction = options[-1], options[4]  # the op's `want` and `reduction`
+    want, reduction = options[7], options[4]  # the op's `want` and `reduction`
     ctx.now = any(want) and reduction != "none"
     ctx.want, ctx.reduction, ctx.options = want, reduction, tuple(options)
     ctx.dtypes = (hidden.dtype, weight.dtype, None if bias is None else bias.dtype)
@@ -435,7 +470,7 @@ def _linear_backward(ctx: Any, grad_loss: torch.Tensor, *_unused: Any) -> tuple[
             if bias is None:
                 grads[2] = None
     dh, dw, db = first_derivative_only(tuple(grads), LCE_CALLER)
-    return (dh, dw, db, *[None] * 9)
+    return (dh, dw, db, *[None] * 10)
 
 
 linear_cross_entropy_op.register_autograd(_linear_backward, setup_context=_linear_setup)

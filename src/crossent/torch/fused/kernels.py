@@ -400,9 +400,10 @@ def kernel_backend(device: torch.device | str = "cpu") -> str:
     """
     if _triton_for(device, torch.float32):
         return "triton"
-    if torch.device(device).type != "cpu":
+    on_cpu = torch.device(device).type == "cpu"
+    if not on_cpu and kernel_choice() != "c":  # `c` refuses a missing kernel everywhere
         return "torch"
-    return "c" if _library() is not None else "torch"
+    return "c" if _library() is not None and on_cpu else "torch"
 
 
 def kernel_status() -> tuple[bool, str | None]:

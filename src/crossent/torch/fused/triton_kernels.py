@@ -43,7 +43,7 @@ import torch
 
 from crossent.torch.fused.kernels import RowStats
 
-__all__ = ["DTYPES", "apply_gradient", "interpreted", "interpreter_unavailable", "row_stats"]
+__all__ = ["DTYPES", "apply_gradient", "interpreter_unavailable", "row_stats"]
 
 tl: Any = None
 """``triton.language``, bound by :func:`_jitted` on first use (the kernel's globals)."""
@@ -70,7 +70,8 @@ def interpreter_unavailable() -> str | None:
         >>> reason is None or "TRITON_INTERPRET=1" in reason
         True
     """
-    env_on = os.environ.get("TRITON_INTERPRET", "").lower() in ("1", "true", "on", "yes")
+    # the values triton's own reading of the variable takes as on
+    env_on = os.environ.get("TRITON_INTERPRET", "").lower() in ("1", "true", "on")
     if not env_on:
         return "Triton compiles for GPUs, and runs CPU tensors only in its interpreter (set TRITON_INTERPRET=1 before triton is imported)"
     if "triton" in sys.modules:
@@ -80,11 +81,6 @@ def interpreter_unavailable() -> str | None:
         if not isinstance(triton.language.sum, InterpretedFunction):
             return "TRITON_INTERPRET=1 was set after triton was imported, which then built its kernels for GPUs (set it before triton is imported)"
     return None
-
-
-def interpreted() -> bool:
-    """Whether Triton launches run in its interpreter (see :func:`interpreter_unavailable`)."""
-    return interpreter_unavailable() is None
 
 
 def _rows_pass(
