@@ -24,11 +24,16 @@ demo: $(VENV)/.installed-all
 	$(VENV)/bin/crossent eval demo/pred_logits.npy demo/labels.npy --from-logits
 	$(VENV)/bin/crossent reproduce --out report
 
+# The Keras tests run once per backend, each in its own process: Keras reads
+# KERAS_BACKEND once, at import (the main run does not collect tests/keras).
 test: $(VENV)/.installed-all,test,docs
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/ruff format --check src tests
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q -n 2 --dist loadfile
+	for backend in tensorflow jax torch; do \
+		KERAS_BACKEND=$$backend $(PY) -m pytest -q tests/keras src/crossent/keras || exit 1; \
+	done
 
 # The documentation site (mkdocs.yml): site/index.html, offline, built with --strict so
 # that a broken link or reference fails. The test suite builds it too (tests/docs/).

@@ -11,6 +11,7 @@ hand-written backward passes.
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 import array_api_compat
@@ -33,6 +34,8 @@ def namespace(*arrays: Any) -> Any:
     ]
     if not real:
         return array_api_compat.array_namespace(np.asarray(0.0))
+    if any(is_tensorflow(a) for a in real):
+        return _tensorflow_namespace(real)
     try:
         return array_api_compat.array_namespace(*real)
     except TypeError as exc:
@@ -42,10 +45,39 @@ def namespace(*arrays: Any) -> Any:
         ) from exc
 
 
+def is_tensorflow(x: Any) -> bool:
+    """Whether ``x`` is a TensorFlow tensor or variable (False while TensorFlow is not loaded:
+    then no such object can exist, and TensorFlow is never imported here)."""
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(x, (tf.Tensor, tf.Variable))
+
+
+def _tensorflow_namespace(arrays: list[Any]) -> Any:
+    """The TensorFlow adapter (:mod:`crossent._tensorflow`), if every array is TensorFlow's."""
+    from crossent import _tensorflow
+
+    if not all(is_tensorflow(a) for a in arrays):
+        kinds = sorted({type(a).__module__.split(".")[0] + "." + type(a).__name__ for a in arrays})
+        raise TypeError(
+            f"all array arguments must come from one array library; got {', '.join(kinds)}."
+        )
+    return _tensorflow.namespace
+
+
+def is_tensorflow_namespace(xp: Any) -> bool:
+    return getattr(xp, "__name__", None) == "crossent._tensorflow"
+
+
 def asarray(x: Any, name: str) -> Any:
-    """``x`` unchanged if it is an array; lists, tuples and scalars become NumPy arrays."""
+    """``x`` unchanged if it is an array; lists, tuples and scalars become NumPy arrays.
+
+    A TensorFlow variable is read into a tensor (the read is recorded by a gradient tape).
+    """
     if array_api_compat.is_array_api_obj(x):
         return x
+    if is_tensorflow(x):
+        tf = sys.modules["tensorflow"]
+        return tf.convert_to_tensor(x) if isinstance(x, tf.Variable) else x
     if isinstance(x, (list, tuple, int, float, np.generic)):
         return np.asarray(x)
     raise TypeError(
@@ -62,6 +94,8 @@ def asarray_in(xp: Any, x: Any, name: str) -> Any:
     """
     if array_api_compat.is_array_api_obj(x):
         return x
+    if is_tensorflow(x):
+        return asarray(x, name)
     if isinstance(x, (list, tuple, int, float, np.generic)):
         return xp.asarray(x)
     raise TypeError(
@@ -70,8 +104,14 @@ def asarray_in(xp: Any, x: Any, name: str) -> Any:
     )
 
 
-def numel(x: Any) -> int:
-    """Number of elements of ``x`` (``x.size`` is a method on torch tensors, not a number)."""
+def numel(x: Any) -> Any:
+    """Number of elements of ``x`` (``x.size`` is a method on torch tensors, not a number).
+
+    A 0-d integer tensor for a TensorFlow tensor whose shape ``tf.function`` leaves partly
+    unknown (the batch dimension of a Keras model): the count exists only when it runs.
+    """
+    if is_tensorflow(x) and not x.shape.is_fully_defined():
+        return sys.modules["tensorflow"].size(x)
     return math.prod(x.shape)
 
 
@@ -97,7 +137,16 @@ def is_concrete(x: Any) -> bool:
         return not isinstance(x, jax.core.Tracer)
     if array_api_compat.is_torch_array(x):
         return not _torch_is_symbolic(x)
+    if is_tensorflow(x):
+        return not _tensorflow_is_symbolic(x)
     return True
+
+
+def _tensorflow_is_symbolic(x: Any) -> bool:
+    """Whether ``x`` is a graph tensor (``tf.function`` is tracing), or TF builds a graph."""
+    import tensorflow as tf
+
+    return not tf.executing_eagerly() or bool(tf.is_symbolic_tensor(x))
 
 
 def _torch_is_symbolic(x: Any) -> bool:
@@ -140,6 +189,8 @@ def readable(xp: Any, *arrays: Any) -> bool:
     present = [a for a in arrays if a is not None]
     if is_jax(xp) and jax_is_tracing():
         return False
+    if is_tensorflow_namespace(xp) and not sys.modules["tensorflow"].executing_eagerly():
+        return False
     return all(is_concrete(a) for a in present)
 
 
@@ -155,11 +206,15 @@ def on_accelerator(*arrays: Any) -> bool:
             devices = getattr(a, "devices", None)
             if devices is not None and any(d.platform != "cpu" for d in devices()):
                 return True
+        elif is_tensorflow(a) and any(kind in a.device for kind in (":GPU:", ":TPU:")):
+            return True
     return False
 
 
 def dtype_name(dtype: Any) -> str:
     """``"float32"``, ``"bfloat16"``, ``"int64"`` ... whatever the array library."""
+    if type(dtype).__module__.startswith("tensorflow"):
+        return str(dtype.name)  # str() of a TensorFlow dtype is "<dtype: 'float32'>"
     return str(dtype).rsplit(".", 1)[-1]
 
 

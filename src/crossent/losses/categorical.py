@@ -20,7 +20,6 @@ The gradient with respect to the logits then has the closed form
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +36,7 @@ from crossent._array import (
     move_class_axis_last,
     mul_log,
     namespace,
+    numel,
     one_hot_mask,
     softcap,
     take_along_last,
@@ -100,7 +100,7 @@ def prepare_targets(
         )
         _checks.class_indices(xp, "targets", targets, n_classes, ignore_index)
         if ignore_index is None:
-            valid = xp.ones(targets.shape, dtype=xp.bool)
+            valid = xp.ones_like(targets, dtype=xp.bool)
         else:
             valid = targets != ignore_index
         indices = xp.where(valid, targets, xp.zeros_like(targets))
@@ -139,7 +139,7 @@ def row_weight(xp: Any, t: SoftmaxTargets, dtype: Any) -> Any:
     targets.
     """
     if t.probs is not None:
-        return xp.ones(t.probs.shape[:-1], dtype=dtype)
+        return xp.ones_like(t.probs[..., 0], dtype=dtype)
     valid = xp.astype(t.valid, dtype)
     if t.weight is None:
         return valid
@@ -150,7 +150,7 @@ def row_weight(xp: Any, t: SoftmaxTargets, dtype: Any) -> Any:
 def mean_divisor(xp: Any, t: SoftmaxTargets, rw: Any) -> Any:
     """What ``"mean"`` divides by: ``Σ w[y_i]`` over counted samples, or the sample count."""
     if t.probs is not None:
-        return math.prod(t.probs.shape[:-1])
+        return numel(rw)
     return xp.sum(rw)
 
 
