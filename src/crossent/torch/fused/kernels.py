@@ -40,13 +40,13 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from crossent._array import namespace, softcap, softcap_derivative
+from crossent.torch.fused.stats import RowStats, stats_dtype
 
 __all__ = [
     "KERNEL_ENV",
@@ -455,21 +455,6 @@ def _indices(n: int, y: torch.Tensor) -> torch.Tensor:
             f"{y.dtype} of shape {tuple(y.shape)} on {y.device}."
         )
     return y.contiguous()
-
-
-@dataclass
-class RowStats:
-    """Per-row statistics of the soft-capped logits ``z'``, shape ``[N]``, in the compute
-    dtype (:func:`stats_dtype`)."""
-
-    lse: torch.Tensor  # logsumexp_j z'_ij
-    target: torch.Tensor  # z'_{i, y_i}, 0 where y_i is not a column of the block
-    total: torch.Tensor  # sum_j z'_ij
-
-
-def stats_dtype(x: torch.Tensor) -> torch.dtype:
-    """The dtype the kernels compute in: float64 for float64 input, else float32."""
-    return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
 def _block_rows(cols: int) -> int:

@@ -41,7 +41,7 @@ from typing import Any
 
 import torch
 
-from crossent.torch.fused.kernels import RowStats
+from crossent.torch.fused.stats import RowStats
 
 __all__ = ["DTYPES", "apply_gradient", "interpreter_unavailable", "row_stats"]
 
@@ -267,7 +267,7 @@ def row_stats(x: torch.Tensor, y: torch.Tensor, cap: float | None) -> RowStats:
         cap: the soft cap ``c``, or None.
 
     Returns:
-        :class:`~crossent.torch.fused.kernels.RowStats` in float32, on ``x``'s device.
+        :class:`~crossent.torch.fused.stats.RowStats` in float32, on ``x``'s device.
 
     Raises:
         RuntimeError: inputs that the host code never passes.
