@@ -150,7 +150,7 @@ def row_weight(xp: Any, t: SoftmaxTargets, dtype: Any) -> Any:
 def mean_divisor(xp: Any, t: SoftmaxTargets, rw: Any) -> Any:
     """What ``"mean"`` divides by: ``Σ w[y_i]`` over counted samples, or the sample count."""
     if t.probs is not None:
-        return numel(rw)
+        return numel(t.probs) // max(t.probs.shape[-1], 1)
     return xp.sum(rw)
 
 
