@@ -24,15 +24,18 @@ demo: $(VENV)/.installed-all
 	$(VENV)/bin/crossent eval demo/pred_logits.npy demo/labels.npy --from-logits
 	$(VENV)/bin/crossent reproduce --out report
 
-# The Keras tests run once per backend, each in its own process: Keras reads
-# KERAS_BACKEND once, at import (the main run does not collect tests/keras).
+# TensorFlow and Keras are tested in processes of their own (conftest.py): TensorFlow
+# loaded before Triton aborts the process, and Keras reads KERAS_BACKEND once, at import.
 test: $(VENV)/.installed-all,test,docs
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/ruff format --check src tests
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q -n 2 --dist loadfile
-	for backend in tensorflow jax torch; do \
-		KERAS_BACKEND=$$backend $(PY) -m pytest -q tests/keras src/crossent/keras || exit 1; \
+	CROSSENT_KERAS_TESTS=1 KERAS_BACKEND=tensorflow $(PY) -m pytest -q \
+		tests/tf tests/keras src/crossent/_tensorflow.py src/crossent/keras
+	for backend in jax torch; do \
+		CROSSENT_KERAS_TESTS=1 KERAS_BACKEND=$$backend $(PY) -m pytest -q \
+			tests/keras src/crossent/keras || exit 1; \
 	done
 
 # The documentation site (mkdocs.yml): site/index.html, offline, built with --strict so

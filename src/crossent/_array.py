@@ -45,6 +45,11 @@ def namespace(*arrays: Any) -> Any:
         ) from exc
 
 
+def is_array(x: Any) -> bool:
+    """Whether ``x`` is an array of a library the dispatch serves (TensorFlow's included)."""
+    return bool(array_api_compat.is_array_api_obj(x)) or is_tensorflow(x)
+
+
 def is_tensorflow(x: Any) -> bool:
     """Whether ``x`` is a TensorFlow tensor or variable (False while TensorFlow is not loaded:
     then no such object can exist, and TensorFlow is never imported here)."""

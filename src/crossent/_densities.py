@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import array_api_compat
 import numpy as np
 
 from crossent import _checks
@@ -30,6 +29,7 @@ from crossent._array import (
     asarray_in,
     cholesky,
     compute_dtype,
+    is_array,
     is_floating,
     is_integer,
     log_base,
@@ -59,7 +59,7 @@ def _floats(*named: tuple[str, Any]) -> tuple[Any, list[Any], Any]:
     Integers become the library's default float; fp16/bf16 are computed in float32 and
     the result returned in the dtype of the first array.
     """
-    xp = namespace(*[x for _, x in named if array_api_compat.is_array_api_obj(x)])
+    xp = namespace(*[x for _, x in named if is_array(x)])
     # numbers and lists (a scalar variance) join the library of the arrays given
     arrays = [None if x is None else asarray_in(xp, x, name) for name, x in named]
     out: list[Any] = []

@@ -1,4 +1,4 @@
-"""crossent.keras on the Keras backend named by ``KERAS_BACKEND`` (see conftest.py).
+"""crossent.keras on the Keras backend named by ``KERAS_BACKEND`` (see the root conftest.py).
 
 Values are compared with Keras' own losses where Keras has the same loss, else with the
 naive formulas of ``tests/reference_imbalance.py``; reductions, masks and sample weights
@@ -46,7 +46,7 @@ def close(ours, theirs, atol=1e-5):
 
 
 def test_the_backend_is_the_one_asked_for():
-    assert BACKEND == os.environ["KERAS_BACKEND"]
+    assert BACKEND == os.environ.get("KERAS_BACKEND", "tensorflow")
 
 
 @pytest.mark.parametrize("labels", [LABELS, LABELS[:, None]], ids=["N", "N1"])

@@ -1,4 +1,4 @@
-"""The README's Keras example runs on this backend (see conftest.py)."""
+"""The README's Keras example runs on this backend (see the root conftest.py)."""
 
 from __future__ import annotations
 

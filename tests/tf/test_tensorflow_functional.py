@@ -248,6 +248,19 @@ def test_information_measures_take_tf_tensors():
     assert_tf(crossent.perplexity(p), np.exp(ref.entropy(pn).mean()))
 
 
+def test_continuous_information_measures_take_tf_tensors():
+    mean_p, var_p = np.array([0.0, 1.0]), np.array([1.0, 0.5])
+    mean_q, var_q = np.array([1.0, -1.0]), np.array([2.0, 1.5])
+    out = crossent.gaussian_kl_divergence(t64(mean_p), t64(var_p), t64(mean_q), t64(var_q))
+    assert_tf(out, ref.gaussian_kl(mean_p, var_p, mean_q, var_q))
+    assert_tf(crossent.gaussian_entropy(t64(var_p)), ref.gaussian_entropy(var_p))
+    cov_p, cov_q = np.array([[2.0, 0.5], [0.5, 1.0]]), np.array([[1.0, -0.2], [-0.2, 0.8]])
+    out = crossent.mvn_kl_divergence(t64(mean_p), t64(cov_p), t64(mean_q), t64(cov_q))
+    assert_tf(out, ref.mvn_kl(mean_p, cov_p, mean_q, cov_q))
+    out = crossent.mvn_cross_entropy(t64(mean_p), t64(cov_p), t64(mean_q), t64(cov_q))
+    assert_tf(out, ref.mvn_cross_entropy(mean_p, cov_p, mean_q, cov_q))
+
+
 def test_calibration_measures_take_tf_tensors():
     p = tf.nn.softmax(t64(LOGITS))
     pn = p.numpy()
