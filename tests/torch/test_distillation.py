@@ -319,3 +319,13 @@ def test_default_chunk_keeps_the_working_set_within_the_budget():
         assert rows >= 1 and (rows == 1 or rows * v * 4 * WORKING_ARRAYS <= CHUNK_BYTES)
     assert chunk_rows(None, 3, 10) == 3 and chunk_rows(None, 0, 10) == 1
     assert chunk_rows(5, 100, 10) == 5
+
+
+def test_backward_twice_with_a_retained_graph_doubles_the_gradients():
+    x = inputs(14)
+    loss = fused(x, divergence="jsd", targets=TARGETS)
+    loss.backward(retain_graph=True)
+    once = (x["hs"].grad.clone(), x["ws"].grad.clone())
+    loss.backward()
+    torch.testing.assert_close(x["hs"].grad, 2 * once[0], rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(x["ws"].grad, 2 * once[1], rtol=1e-12, atol=1e-14)

@@ -270,9 +270,12 @@ class LinearDistillationFunction(torch.autograd.Function):
             )
         else:
             dh, dw = ctx.grads
-            scale = grad_loss.to(compute_dtype(grad_loss))
-            dh = None if dh is None else dh * scale
-            dw = None if dw is None else dw * scale
+            # An incoming gradient of 1 (loss.backward()) needs no scaled copies of the
+            # gradients; the ones formed in the forward pass are kept for a retained graph.
+            if grad_loss.device.type != "cpu" or float(grad_loss) != 1.0:
+                scale = grad_loss.to(compute_dtype(grad_loss))
+                dh = None if dh is None else dh * scale
+                dw = None if dw is None else dw * scale
         return (
             None if dh is None else dh.reshape(shape).to(hidden_dtype),
             None if dw is None else dw.to(weight_dtype),
