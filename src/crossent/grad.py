@@ -27,9 +27,9 @@ from crossent._array import (
     numel,
     one_hot_mask,
     sigmoid,
-    softcap_derivative,
     to_float,
 )
+from crossent.losses._rows import block_gradient, softmax_gradient_row_scale
 from crossent.losses.binary import check_pos_weight, prepare_binary, prepare_binary_probs
 from crossent.losses.categorical import (
     SoftmaxTargets,
@@ -103,15 +103,12 @@ def softmax_cross_entropy(
         reduction=reduction,
     )
     xp = f.xp
-    q = xp.exp(f.z - f.lse[..., None])
     a = coefficients(xp, f.targets, f.z.dtype)
-    scale = softmax_gradient_row_scale(
+    k = softmax_gradient_row_scale(
         xp, xp.sum(a, axis=-1), z_loss=f.z_loss, row_weight=f.row_weight, lse=f.lse
     )
-    g = q * scale[..., None] - a
+    g = block_gradient(xp, f.z, f.lse, k, coef=a, cap=f.cap)
     g = _reduce.scale_gradient(xp, g, reduction, f.divisor)
-    if f.cap is not None:
-        g = g * softcap_derivative(f.z, f.cap)
     return to_float(xp, move_class_axis_back(xp, g, f.axis), f.out_dtype)
 
 
@@ -444,21 +441,10 @@ def asymmetric_loss(
 
 # ---------------------------------------------------------------------------------------
 # Pieces of the softmax closed form shared with the fused kernels (crossent.torch.fused),
-# which evaluate ∂ℓ_i/∂z'_ij = q_ij k_i − a_ij row by row without a dense ``a``.
+# which evaluate ∂ℓ_i/∂z'_ij = q_ij k_i − a_ij row by row without a dense ``a``: the row
+# factor k_i and the block gradient are crossent.losses._rows's; the sparse coefficients
+# of class-index targets are below.
 # ---------------------------------------------------------------------------------------
-
-
-def softmax_gradient_row_scale(
-    xp: Any, a_sum: Array, *, z_loss: Any, row_weight: Array, lse: Array
-) -> Array:
-    r"""The factor :math:`k_i = \sum_c a_{ic} + 2 \lambda_z r_i s_i` that multiplies
-    :math:`q_{ij}` in :math:`\partial \ell_i / \partial z'_{ij} = q_{ij} k_i - a_{ij}`.
-
-    ``a_sum`` is :math:`\sum_c a_{ic}`, ``lse`` is :math:`s_i = \mathrm{logsumexp}_c z'_{ic}`.
-    """
-    if _checks.is_off(z_loss):
-        return a_sum
-    return a_sum + 2 * z_loss * row_weight * lse
 
 
 @dataclass

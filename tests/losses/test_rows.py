@@ -12,8 +12,8 @@ import pytest
 from crossent._array import namespace
 from crossent.losses._rows import (
     block_gradient,
-    gradient_row_scale,
     loss_from_row_stats,
+    softmax_gradient_row_scale,
     weighted_term,
 )
 from reference import assert_result, numerical_gradient
@@ -136,7 +136,7 @@ def test_block_gradient_is_the_derivative_of_the_loss(xp, cap, sparse):
     z = capped(c["x"], cap)
     s = np.log(np.exp(z).sum(axis=1))
     a = dense_coefficients(c)
-    k = gradient_row_scale(np, a.sum(axis=1), z_loss=c["lam"], row_weight=c["r"], lse=s)
+    k = softmax_gradient_row_scale(np, a.sum(axis=1), z_loss=c["lam"], row_weight=c["r"], lse=s)
     arr = xp.asarray
     xpn = namespace(arr(z))
     if sparse:  # the one-hot part sparse; u_i w_j is dense with class weights

@@ -16,7 +16,7 @@ with :math:`m_i = \sum_j t_{ij}` (1 for a class index), :math:`d_i = \sum_j t_{i
 :math:`T_i = \sum_j w_j z'_{ij}`. That is :func:`loss_from_row_stats`. The gradient with
 respect to the raw logits of any block of a row's columns needs only :math:`s_i` and the
 row factor :math:`k_i = \sum_j a_{ij} + 2 \lambda_z r_i s_i`
-(:func:`gradient_row_scale`):
+(:func:`softmax_gradient_row_scale`):
 
 .. math:: \frac{\partial \ell_i}{\partial z_{ij}} = \big(q_{ij} k_i - a_{ij}\big)
     \frac{\partial z'_{ij}}{\partial z_{ij}},
@@ -34,7 +34,7 @@ from typing import Any
 from crossent import _checks
 from crossent._array import add_along_last, softcap_derivative
 
-__all__ = ["block_gradient", "gradient_row_scale", "loss_from_row_stats", "weighted_term"]
+__all__ = ["block_gradient", "loss_from_row_stats", "softmax_gradient_row_scale", "weighted_term"]
 
 
 def weighted_term(xp: Any, coef: Any, value: Any) -> Any:
@@ -140,7 +140,9 @@ def loss_from_row_stats(
     return loss
 
 
-def gradient_row_scale(xp: Any, a_sum: Any, *, z_loss: Any, row_weight: Any, lse: Any) -> Any:
+def softmax_gradient_row_scale(
+    xp: Any, a_sum: Any, *, z_loss: Any, row_weight: Any, lse: Any
+) -> Any:
     r"""The row factor :math:`k_i = \sum_j a_{ij} + 2 \lambda_z r_i s_i` of
     :func:`block_gradient`.
 
@@ -158,7 +160,7 @@ def gradient_row_scale(xp: Any, a_sum: Any, *, z_loss: Any, row_weight: Any, lse
         >>> import numpy as np
         >>> from crossent._array import namespace
         >>> xp = namespace(np.zeros(1))
-        >>> gradient_row_scale(xp, np.ones(2), z_loss=0.5, row_weight=np.ones(2), lse=np.array([0.0, 1.0]))
+        >>> softmax_gradient_row_scale(xp, np.ones(2), z_loss=0.5, row_weight=np.ones(2), lse=np.array([0.0, 1.0]))
         array([1., 2.])
     """
     if _checks.is_off(z_loss):
@@ -193,7 +195,7 @@ def block_gradient(
         xp: the array namespace.
         z: soft-capped logits :math:`z'` of the block, ``[..., B]``.
         lse: :math:`s_i`, ``[...]``, the log-sum-exp of the whole row.
-        k: :math:`k_i`, ``[...]`` (:func:`gradient_row_scale`).
+        k: :math:`k_i`, ``[...]`` (:func:`softmax_gradient_row_scale`).
         coef: dense coefficients, ``[..., B]``, or ``None``. Default: ``None``.
         smooth_coef: :math:`u_i`, ``[...]``, or ``None``. Default: ``None``.
         target_coef: :math:`h_i`, ``[...]``, or ``None`` (with ``indices``). Default: ``None``.
@@ -218,14 +220,18 @@ def block_gradient(
         array([[ 0.2, -0.3,  0.1]])
     """
     g = xp.exp(z - lse[..., None]) * k[..., None]
+    # ``g`` is a fresh array, so it is updated in place where the library allows (NumPy,
+    # PyTorch; JAX rebinds): no block-sized temporary per term, which is what the fused
+    # kernels' composed-torch path costs. Autograd saved the product's inputs, not the
+    # product, so the in-place updates leave it correct.
     if coef is not None:
-        g = g - coef
+        g -= coef
     if smooth_coef is not None:
-        g = g - smooth_coef[..., None]
+        g -= smooth_coef[..., None]
     if target_coef is not None:
         g = add_along_last(xp, g, indices, -target_coef)
     if cap is not None:
-        g = g * softcap_derivative(z, cap)
+        g *= softcap_derivative(z, cap)
     if out is None:
         return g
     out[...] = g

@@ -45,9 +45,14 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from crossent import _checks, _reduce, grad
-from crossent._array import softcap, softcap_derivative
-from crossent.losses._rows import loss_from_row_stats, weighted_term
+from crossent import _checks, _reduce
+from crossent._array import softcap
+from crossent.losses._rows import (
+    block_gradient,
+    loss_from_row_stats,
+    softmax_gradient_row_scale,
+    weighted_term,
+)
 from crossent.torch.fused.functions import (
     CrossEntropyFunction,
     LinearCrossEntropyFunction,
@@ -364,24 +369,28 @@ class VocabParallelSoftTargetsFunction(torch.autograd.Function):
     @staticmethod
     def _logits_grad(ctx: Any, grad_output: torch.Tensor) -> torch.Tensor:
         r""":math:`\partial \ell / \partial z = (q k - a)\, \partial z' / \partial z`, with
-        :math:`k = \sum_c a_c + 2 \lambda_z s` (:func:`crossent.grad.softmax_gradient_row_scale`)."""
+        :math:`k = \sum_c a_c + 2 \lambda_z s`, by :func:`crossent.losses._rows.block_gradient`."""
         local_logits, targets = ctx.saved_tensors
         opts, stats, n_classes = ctx.opts, ctx.stats, ctx.n_classes
         eps, lse = opts.label_smoothing, gradient_lse(stats.lse)
         v_r = local_logits.shape[-1]
-        x = local_logits.reshape(-1, v_r).to(lse.dtype)
-        z = softcap(XP, x, opts.logit_softcap)
-        a = (1 - eps) * targets.reshape(-1, v_r).to(lse.dtype) + eps / n_classes
-        k = grad.softmax_gradient_row_scale(
+        z = softcap(XP, local_logits.reshape(-1, v_r).to(lse.dtype), opts.logit_softcap)
+        k = softmax_gradient_row_scale(
             XP,
             (1 - eps) * stats.mass + eps,
             z_loss=opts.z_loss,
             row_weight=torch.ones_like(lse),
             lse=lse,
         )
-        g = torch.exp(z - lse[:, None]) * k[:, None] - a
-        if opts.logit_softcap is not None:
-            g = g * softcap_derivative(z, opts.logit_softcap)
+        g = block_gradient(
+            XP,
+            z,
+            lse,
+            k,
+            coef=(1 - eps) * targets.reshape(-1, v_r).to(lse.dtype),
+            smooth_coef=torch.full_like(lse, eps / n_classes) if eps else None,
+            cap=opts.logit_softcap,
+        )
         g = _reduce.scale_gradient(XP, g, opts.reduction, ctx.n)
         scale = upstream_scale(grad_output, opts.reduction, lse.dtype)
         if scale is not None:

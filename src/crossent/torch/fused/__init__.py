@@ -20,8 +20,11 @@ because with the sparse target coefficients :math:`a_{ij} = h_i [j = y_i] + u_i`
 = h_i (s_i - z'_{iy_i}) + u_i (C s_i - \sum_j z'_{ij}) + \lambda_z r_i s_i^2`, and the
 gradient is :math:`\partial L / \partial z_{ij} = \sigma_i \big(q_{ij} k_i - a_{ij}\big)
 \cdot \partial z'_{ij} / \partial z_{ij}` with :math:`q = e^{z' - s}`, the row factor
-:math:`k_i` of :func:`crossent.grad.softmax_gradient_row_scale` and :math:`\sigma_i` the
-reduction's scale times the incoming gradient.
+:math:`k_i` of :func:`crossent.losses._rows.softmax_gradient_row_scale` and :math:`\sigma_i`
+the reduction's scale times the incoming gradient. Both formulas are those of
+:mod:`crossent.losses._rows` (:func:`~crossent.losses._rows.loss_from_row_stats`,
+:func:`~crossent.losses._rows.block_gradient`), which the core losses and gradients use
+too; ``_kernel.c`` is their only other statement.
 
 So the kernel is two passes over the logits — a *read* pass for the row statistics and a
 *read-write* pass that evaluates the gradient — which is exactly the memory-traffic floor

@@ -4,7 +4,7 @@ Targets are validated with the core's rules (:func:`crossent.losses.categorical.
 and turned into the sparse coefficients of :func:`crossent.grad.softmax_index_coefficients`;
 the loss of each row comes from its row statistics (:func:`rows_loss`, by
 :func:`crossent.losses._rows.loss_from_row_stats`) and its gradient's
-row factors from :func:`crossent.grad.softmax_gradient_row_scale` (:func:`gradient_rows`);
+row factors from :func:`crossent.losses._rows.softmax_gradient_row_scale` (:func:`gradient_rows`);
 :func:`linear_chunks` runs :func:`crossent.torch.fused.kernels.row_stats` and
 :func:`~crossent.torch.fused.kernels.apply_gradient` over chunks of ``hidden @ weight.T``.
 """
@@ -20,7 +20,7 @@ import torch
 
 from crossent import _checks, _reduce, grad
 from crossent._array import asarray_in, namespace
-from crossent.losses._rows import loss_from_row_stats
+from crossent.losses._rows import loss_from_row_stats, softmax_gradient_row_scale
 from crossent.losses.categorical import (
     SoftmaxTargets,
     check_softmax_options,
@@ -196,7 +196,7 @@ def gradient_rows(
     divided by its divisor) and by ``scale`` (the incoming gradient)."""
     c = rows.coef
     lse = gradient_lse(lse)
-    k = grad.softmax_gradient_row_scale(
+    k = softmax_gradient_row_scale(
         XP, c.total, z_loss=opts.z_loss, row_weight=rows.row_weight, lse=lse
     )
     parts = []

@@ -9,7 +9,8 @@ two implementations that give the same numbers:
   optional extension ``crossent.torch.fused._kernel`` and called through :mod:`ctypes`
   on CPU tensors of float32, bfloat16 or float16 with unit column stride (its rows spread
   over OpenMP threads, or over a small thread pool when it was built without OpenMP);
-* composed torch ops over blocks of rows: any device and dtype (float64 logits are
+* composed torch ops over blocks of rows (:func:`crossent.losses._rows.block_gradient`,
+  the formula the core's gradient uses): any device and dtype (float64 logits are
   computed in float64), and wherever the compiled kernel is not installed.
 
 A third implementation, :mod:`crossent.torch.fused.triton_kernels`, runs the two passes as
@@ -45,7 +46,8 @@ from typing import Any
 
 import torch
 
-from crossent._array import namespace, softcap, softcap_derivative
+from crossent._array import namespace, softcap
+from crossent.losses._rows import block_gradient
 from crossent.torch.fused.stats import RowStats, stats_dtype
 
 __all__ = [
@@ -571,13 +573,14 @@ def apply_gradient(
     step = _block_rows(c)
     for r0 in range(0, n, step):
         r1 = min(n, r0 + step)
-        zb = softcap(XP, x[r0:r1].to(lse.dtype), cap)
-        g = torch.exp(zb - lse[r0:r1, None]).mul_(k[r0:r1, None]).sub_(u[r0:r1, None])
-        yb = y[r0:r1]
-        inside = (yb >= 0) & (yb < c)
-        g.scatter_add_(
-            1, torch.where(inside, yb, 0)[:, None], torch.where(inside, -h[r0:r1], 0.0)[:, None]
+        block_gradient(
+            XP,
+            softcap(XP, x[r0:r1].to(lse.dtype), cap),
+            lse[r0:r1],
+            k[r0:r1],
+            smooth_coef=u[r0:r1],
+            target_coef=h[r0:r1],
+            indices=y[r0:r1],
+            cap=cap,
+            out=out[r0:r1],
         )
-        if cap is not None:
-            g.mul_(softcap_derivative(zb, cap))
-        out[r0:r1].copy_(g)
