@@ -132,6 +132,8 @@ def test_c5_maximum_likelihood_is_minimum_cross_entropy(monkeypatch: pytest.Monk
     ev = result.evidence
     assert ev is not None and ev.margin == definitions.OBJECTIVE_TOLERANCE
     assert all(abs(p.difference.mean) < 1e-12 for p in ev.sweep)
+    # Both halves are in the one record: the discrete sweep and the continuous tables.
+    assert result.measured["continuous_verdict"] == HOLDS and len(result.tables) == 3
     # A tolerance tighter than float64 can resolve turns "the same minimum" undecidable; with
     # the continuous half also failing its tolerance, the weaker half decides the claim.
     monkeypatch.setattr(definitions, "OBJECTIVE_TOLERANCE", 1e-30)
@@ -152,16 +154,15 @@ def small_continuous(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_c5_continuous_half_fits_are_the_sample_mean_and_biased_covariance(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    result = run("C5")
-    check_result(result)
-    m = result.measured
-    assert m["continuous_verdict"] == HOLDS and result.verdict == HOLDS
+    half = definitions._continuous_half(Context(Options(quick=True)), 5)
+    m = half.measured
+    assert half.verdict == HOLDS
     assert m["continuous_sample_sizes"] == [10, 30, definitions.SHOWN_SIZE]
     assert m["continuous_max_parameter_gap"] <= definitions.CONTINUOUS_TOLERANCE
     assert m["continuous_max_objective_difference"] <= definitions.BRIDGE_TOLERANCE
     # The nearest wrong answer, the 1/(N − 1) covariance, is far outside the tolerance.
     assert m["continuous_smallest_unbiased_gap"] == pytest.approx(1 / 99, rel=1e-9)
-    shown = result.tables[-1]
+    shown = half.tables[-1]
     assert [row[0] for row in shown.rows] == [
         "1-D μ",
         "1-D σ²",

@@ -157,7 +157,8 @@ def reliability(ax: Any, diagram: Any, *, title: str, ece: float | None = None) 
     )
     heading = title if ece is None else f"{title}\nECE = {ece:.4f}"
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence", ylabel="accuracy", title=heading)
-    ax.legend(loc="upper left", fontsize="small")
+    # Framed: the legend sits over the low-confidence bars, which may be tall.
+    ax.legend(loc="upper left", fontsize="small", frameon=True, framealpha=0.9)
 
 
 LOG_SPAN = 20.0

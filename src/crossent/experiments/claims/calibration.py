@@ -366,7 +366,6 @@ def _curves_svg(sweep: _Sweep, budgets: Sequence[int]) -> str:
             )
         ax.set_xscale("log")
         ax.set(xlabel=VARIABLE, ylabel=label)
-    axes[0].set_yscale("log")
     axes[2].axhline(0.0, color=figures.COLORS[5], linewidth=1)
     fig.legend(
         *axes[0].get_legend_handles_labels(),
@@ -529,8 +528,8 @@ def c19(ctx: Context) -> Result:
             repeats,
             sweep.ece,
             detectable,
-            reference="no Bayes-optimal value on real images; the floor — the ECE of a "
-            f"perfectly calibrated predictor on {n_test} test images — is the third method",
+            reference=f"the floor, the ECE a perfectly calibrated predictor shows on {n_test} "
+            "test images (the third method)",
             claimed=SCALED,
             baseline=UNCALIBRATED,
             quick=ctx.quick,
