@@ -12,6 +12,12 @@ from __future__ import annotations
 
 import os
 
+# Triton builds its language for its CPU interpreter or for GPUs when it is first imported,
+# and several modules import it (torch.compile among them): the interpreter is chosen here,
+# before any test module, so that the Triton kernels' tests and doctests run on CPU tensors.
+# (Triton's tests of a missing interpreter run in subprocesses of their own.)
+os.environ.setdefault("TRITON_INTERPRET", "1")
+
 if not os.environ.get("CROSSENT_KERAS_TESTS"):
     collect_ignore = [
         "src/crossent/_tensorflow.py",
