@@ -3,11 +3,16 @@
 Each page's blocks run in order in one fresh namespace (a later block may use what an
 earlier one defined), so a page reads as one session. A block whose fence says
 ``title="not run"`` is left out; the pages keep install commands in shell blocks instead.
+A block that imports TensorFlow or Keras runs alone in a process of its own (with the
+TensorFlow backend): TensorFlow must not load in the test process, where Triton does.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -32,6 +37,19 @@ def python_blocks(markdown: str) -> list[str]:
     return blocks
 
 
+OWN_PROCESS = re.compile(r"^\s*(?:import|from)\s+(?:tensorflow|keras)\b", re.MULTILINE)
+"""A block that imports TensorFlow or Keras: it runs in a subprocess of its own."""
+
+
+def run_alone(code: str, where: Path) -> None:
+    """Run ``code`` in a fresh Python with the TensorFlow backend of Keras; fail on error."""
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=where, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 PAGES = sorted(p for p in DOCS.rglob("*.md") if python_blocks(p.read_text(encoding="utf-8")))
 
 
@@ -54,4 +72,13 @@ def test_page_examples_run(page: Path, monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.chdir(tmp_path)  # an example that writes a file writes it here
     namespace: dict[str, object] = {"__name__": "__docs_example__"}
     for i, code in enumerate(python_blocks(page.read_text(encoding="utf-8"))):
+        if OWN_PROCESS.search(code):
+            run_alone(code, tmp_path)
+            continue
         exec(compile(code, f"{page.name}, block {i + 1}", "exec"), namespace)
+
+
+def test_tensorflow_and_keras_blocks_are_told_apart() -> None:
+    assert OWN_PROCESS.search("import numpy as np\nimport tensorflow as tf\n")
+    assert OWN_PROCESS.search("from keras import layers\n")
+    assert not OWN_PROCESS.search("import numpy as np\n# keras is not imported here\n")
