@@ -293,3 +293,30 @@ def test_import_crossent_does_not_import_tensorflow():
         check=True,
     )
     assert json.loads(done.stdout.strip().splitlines()[-1]) is False
+
+
+def _naive_hard_negatives(losses, positives, ratio):
+    """Each row: every positive, and the ``floor(ratio · n+)`` negatives of highest loss."""
+    keep = positives.copy()
+    for row, (row_losses, p) in enumerate(zip(losses, positives, strict=True)):
+        k = min(int(np.floor(ratio * p.sum())), int((~p).sum()))
+        negatives = np.flatnonzero(~p)
+        keep[row, negatives[np.argsort(-row_losses[negatives])[:k]]] = True
+    return keep
+
+
+def test_mining_and_distillation_take_tf_tensors():
+    losses = RNG.random((4, 9))
+    positives = RNG.random((4, 9)) > 0.7
+    mask = crossent.hard_negative_mining(t64(losses), tf.constant(positives), neg_pos_ratio=2)
+    assert isinstance(mask, tf.Tensor)
+    np.testing.assert_array_equal(mask.numpy(), _naive_hard_negatives(losses, positives, 2))
+    hardest = crossent.ohem(t64(losses), k=3).numpy()
+    np.testing.assert_array_equal(hardest.sum(axis=-1), 3)
+    assert np.all(losses[hardest].reshape(4, 3).min(axis=-1) >= np.sort(losses, axis=-1)[:, -3])
+    student, teacher = LOGITS, LOGITS[::-1].copy()
+    p = np.exp(teacher - teacher.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    log_q = student - np.log(np.exp(student).sum(-1, keepdims=True))
+    kl = np.mean(np.sum(p * (np.log(p) - log_q), axis=-1))
+    assert_tf(crossent.distillation_loss(t64(student), t64(teacher)), kl)

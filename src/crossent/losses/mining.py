@@ -110,7 +110,8 @@ def hard_negative_mining(
     k = xp.minimum(xp.maximum(xp.floor(ratio * n_pos), xp.full_like(n_pos, min_negatives)), n_neg)
     # Positives sort after every negative, so the first k ranks are negatives (k <= n_neg).
     key = xp.where(positives, xp.full_like(losses, -math.inf), losses)
-    negatives = (rank_descending(xp, key) < xp.astype(k, xp.int32)[..., None]) & ~positives
+    ranks = rank_descending(xp, key)
+    negatives = (ranks < xp.astype(k, ranks.dtype)[..., None]) & ~positives
     return positives | negatives
 
 
